@@ -1,0 +1,59 @@
+"""Data: folder data sets, the synthetic generator, the split, training tiles, inference."""
+
+from __future__ import annotations
+
+from trials.data._dataset import TileDataset, build_transform, epoch_loader
+from trials.data._folder import (
+    IMAGE_EXTENSIONS,
+    FolderData,
+    binarise_mask,
+    downscale,
+    label_from_stem,
+    load_folder,
+    load_pair,
+)
+from trials.data._sample import Sample
+from trials.data._sliding import predict_full
+from trials.data._sources import DataSplits, load_splits
+from trials.data._split import (
+    SPLIT_FILE,
+    SPLITS,
+    make_split,
+    read_split,
+    split_from_folders,
+    write_split,
+)
+from trials.data._synthetic import HEALTHY, STYLES, SyntheticImage, generate_synthetic, synthesize
+from trials.data._tiles import Tile, TileSampler, grid_positions, pad_to_min
+
+__all__ = [
+    "HEALTHY",
+    "IMAGE_EXTENSIONS",
+    "SPLITS",
+    "SPLIT_FILE",
+    "STYLES",
+    "DataSplits",
+    "FolderData",
+    "Sample",
+    "SyntheticImage",
+    "Tile",
+    "TileDataset",
+    "TileSampler",
+    "binarise_mask",
+    "build_transform",
+    "downscale",
+    "epoch_loader",
+    "generate_synthetic",
+    "grid_positions",
+    "label_from_stem",
+    "load_folder",
+    "load_pair",
+    "load_splits",
+    "make_split",
+    "pad_to_min",
+    "predict_full",
+    "read_split",
+    "split_from_folders",
+    "synthesize",
+    "write_split",
+]
