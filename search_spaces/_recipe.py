@@ -83,7 +83,7 @@ class DataConfig(_Frozen):
         0.8, ge=0, le=1, description="Probability that a drawn tile contains lesion."
     )
     image_size: int = Field(
-        256, ge=32, multiple_of=32, description="Side the tiles are resized to (multiple of 32)."
+        256, ge=16, description="Side the tiles are resized to (a multiple of 32 for the model)."
     )
     batch_size: int = Field(4, ge=1, description="Tiles per optimiser micro-batch.")
     eval_batch_size: int = Field(8, ge=1, description="Windows per batch in sliding-window eval.")

@@ -13,6 +13,8 @@ from trials.model import list_attention
 
 __all__ = ["check_recipe"]
 
+_OUTPUT_STRIDE = 32
+
 
 def check_recipe(recipe: Recipe) -> Recipe:
     """Check the names a recipe uses against the registries that dispatch on them.
@@ -47,6 +49,11 @@ def check_recipe(recipe: Recipe) -> Recipe:
         problems.append(
             f"optim.monitor_mode = {recipe.optim.monitor_mode!r} but {recipe.optim.monitor} is "
             f"better when {'higher' if better == 'max' else 'lower'}; use {better!r}"
+        )
+    if recipe.data.image_size % _OUTPUT_STRIDE:
+        problems.append(
+            f"data.image_size = {recipe.data.image_size}: must be a multiple of {_OUTPUT_STRIDE} "
+            "(the encoder halves the resolution five times and the FPN adds the levels back)"
         )
     weights = recipe.loss.weights.model_dump()
     unknown = sorted(set(weights) - set(list_losses()))

@@ -103,6 +103,7 @@ def test_check_recipe_catches_names_only_the_registries_know(tmp_path):
         "model.attention.type": ("transformer", "valid: cbam, esca, none, se"),
         "optim.monitor": ("accuracy", "unknown metric"),
         "data.root": (str(tmp_path / "missing"), "no such folder"),
+        "data.image_size": (48, "multiple of 32"),
     }
     for path, (value, message) in cases.items():
         with pytest.raises(ConfigError, match=message):

@@ -25,6 +25,7 @@ from search_spaces import (
     Recipe,
     apply_overrides,
 )
+from trials._check import check_recipe
 from trials.data import TileSampler, epoch_loader, load_splits, predict_full
 from trials.losses import CompositeLoss
 from trials.memory import MemoryGuard
@@ -120,6 +121,7 @@ def run_trial(
     """
     if not isinstance(recipe, Recipe):
         recipe = apply_overrides(dict(recipe), {}, source="run_trial(recipe)")
+    check_recipe(recipe)
     started = time.perf_counter()
     dev = _resolve_device(device)
     workdir = Path(workdir) if workdir is not None else None
