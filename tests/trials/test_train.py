@@ -162,3 +162,69 @@ def _flat(recipe) -> dict:
     from search_spaces import flatten
 
     return flatten(recipe)
+
+
+def _copy_of_soybean_with_a_corrupt_image(src, dst):
+    """Six real pairs (downscaled later by the recipe) plus one truncated JPEG."""
+    (dst / "images").mkdir(parents=True)
+    (dst / "masks").mkdir()
+    for i in range(1, 8):
+        (dst / "images" / f"image{i}.jpeg").write_bytes(
+            (src / "images" / f"image{i}.jpeg").read_bytes()
+        )
+        (dst / "masks" / f"image{i}.png").write_bytes(
+            (src / "masks" / f"image{i}.png").read_bytes()
+        )
+    data = (dst / "images" / "image7.jpeg").read_bytes()
+    (dst / "images" / "image7.jpeg").write_bytes(data[: len(data) // 3])
+
+
+@pytest.mark.parametrize("policy", ["error", "skip"])
+def test_a_corrupt_image_in_real_data_is_a_status_or_skipped(tiny, tmp_path, soybean_root, policy):
+    _copy_of_soybean_with_a_corrupt_image(soybean_root, tmp_path / "data")
+    recipe = load_recipe(
+        "cpu_demo",
+        {
+            **_flat(tiny),
+            "data.root": str(tmp_path / "data"),
+            "data.max_image_side": 128,
+            "data.on_bad_sample": policy,
+            "optim.epochs": 1,
+        },
+    )
+    summary = run_trial(recipe, workdir=tmp_path / "run")
+    if policy == "error":
+        assert summary.status == "data_error" and "image7.jpeg" in summary.error
+        assert summary.epochs == 0
+    else:
+        assert summary.status == "completed" and summary.epochs == 1
+        assert len(summary.skipped) == 1 and "image7.jpeg" in summary.skipped[0][0]
+        split = json.loads((tmp_path / "run" / "split.json").read_text())
+        assert sorted(sum((split[k] for k in ("train", "val", "test")), [])) == [
+            f"image{i}" for i in range(1, 7)
+        ]
+
+
+def test_training_that_allocates_past_a_small_rss_cap_ends_with_memory_cap(tiny):
+    from trials.memory import RssSampler
+
+    # Large tiles in large batches: the first forward/backward pass needs well over 400 MiB
+    # more than the process holds now; the guard ends the trial and this process goes on.
+    cap = RssSampler()() + 400 * 2**20
+    recipe = load_recipe(
+        "cpu_demo",
+        {
+            **_flat(tiny),
+            "data.synthetic.size": 192,
+            "data.tile_size": 192,
+            "data.stride": 192,
+            "data.image_size": 192,
+            "data.batch_size": 24,
+            "memory.cap": cap,
+        },
+    )
+    summary = run_trial(recipe)
+    assert summary.status == "memory_cap", summary.to_dict()
+    assert summary.peak_memory_bytes > cap and summary.epochs < recipe.optim.epochs
+    assert "cap is" in summary.error
+    assert RssSampler()() > 0  # still alive
