@@ -80,6 +80,136 @@ def train(
     raise typer.Exit(train_command(resolved, name, runs_dir, device, console))
 
 
+@app.command()
+def search(
+    space: Annotated[
+        str | None,
+        typer.Option(help="Named search space (see `harness spaces`) or a YAML path."),
+    ] = None,
+    plan: Annotated[
+        str | None,
+        typer.Option(help="Staged plan instead of one space: staged, groupwise or a YAML path."),
+    ] = None,
+    recipe: Annotated[
+        str, typer.Option(help="Base recipe: cpu_demo, stage1pp, a YAML path, or auto.")
+    ] = "auto",
+    data: Annotated[
+        Path | None, typer.Option(help="Folder of images and masks (default: synthetic data).")
+    ] = None,
+    set_: Annotated[
+        list[str] | None,
+        typer.Option("--set", help="Override a base-recipe value by dotted path (repeatable)."),
+    ] = None,
+    trials: Annotated[int, typer.Option(help="Trials of the search (per stage for plans).")] = 16,
+    max_epochs: Annotated[
+        int, typer.Option(help="ASHA max_t: the longest a trial trains (epochs).")
+    ] = 12,
+    grace_period: Annotated[
+        int, typer.Option(help="ASHA grace period: epochs before a trial can be stopped.")
+    ] = 2,
+    reduction_factor: Annotated[
+        int, typer.Option(help="ASHA reduction factor: 1/F of the trials go on at each rung.")
+    ] = 3,
+    concurrency: Annotated[int, typer.Option(help="Trials running at the same time.")] = 2,
+    cpus_per_trial: Annotated[float, typer.Option(help="CPUs reserved per trial.")] = 1.0,
+    gpus_per_trial: Annotated[
+        float | None,
+        typer.Option(
+            help="GPUs per trial (fractions share a GPU). Default: 1/concurrency "
+            "with a GPU, 0 without."
+        ),
+    ] = None,
+    memory_cap: Annotated[
+        str | None,
+        typer.Option(help="Memory cap per trial, e.g. 12GiB (GPU memory on CUDA, RSS on CPU)."),
+    ] = None,
+    sampler: Annotated[str, typer.Option(help="tpe (default), random or grid.")] = "tpe",
+    seed: Annotated[int, typer.Option(help="Seed of the sampler.")] = 0,
+    metric: Annotated[
+        str | None,
+        typer.Option(help="Metric to optimise (default: the recipe's optim.monitor)."),
+    ] = None,
+    mode: Annotated[str | None, typer.Option(help="max or min (default: the metric's).")] = None,
+    trainable: Annotated[
+        str,
+        typer.Option(help="module:function shaped like trials.run_trial(recipe, report)."),
+    ] = "trials:run_trial",
+    budget: Annotated[float, typer.Option(help="Plans: multiply every stage's trials.")] = 1.0,
+    address: Annotated[
+        str | None,
+        typer.Option(help="Ray cluster: auto or HOST:PORT (default: RAY_ADDRESS, else local)."),
+    ] = None,
+    name: Annotated[str | None, typer.Option(help="Experiment name: RUNS_DIR/NAME.")] = None,
+    runs_dir: Annotated[Path, typer.Option(help="Where experiments are made.")] = Path("runs"),
+    resume: Annotated[
+        bool, typer.Option(help="Continue the interrupted search --name NAME.")
+    ] = False,
+) -> None:
+    """Search hyperparameters with Ray Tune, Optuna TPE and ASHA early stopping.
+
+    Every trial trains the base recipe with the sampled values; the base recipe's own values are
+    evaluated first. Results go to RUNS_DIR/NAME: Ray's state, spec.json, trials.parquet (one row
+    per trial) and curves.parquet (one row per trial and epoch).
+    """
+    from harness._search_cmd import search_command
+
+    settings = None
+    resolved = None
+    if not resume:
+        from harness._train_cmd import resolve_recipe
+        from harness._tuner import SearchSettings
+
+        if (space is None) == (plan is None):
+            from search_spaces import ConfigError
+
+            raise ConfigError("give exactly one of --space NAME or --plan NAME")
+        sets = list(set_ or [])
+        if memory_cap is not None:
+            sets.append(f"memory.cap={memory_cap}")
+        if data is not None:
+            data = data.resolve()  # trials run in their own directories
+        resolved = resolve_recipe(recipe, data, sets, None, None)
+        import torch
+
+        gpu = torch.cuda.is_available()
+        settings = SearchSettings(
+            trials=trials,
+            max_epochs=max_epochs,
+            grace_period=grace_period,
+            reduction_factor=reduction_factor,
+            concurrency=concurrency,
+            cpus_per_trial=cpus_per_trial,
+            gpus_per_trial=gpus_per_trial
+            if gpus_per_trial is not None
+            else (1.0 / concurrency if gpu else 0.0),
+            sampler=sampler,
+            seed=seed,
+            metric=metric or resolved.optim.monitor,
+            mode=mode or (resolved.optim.monitor_mode if metric is None else _metric_mode(metric)),
+            trainable=trainable,
+        )
+    raise typer.Exit(
+        search_command(
+            space_name=space,
+            plan_name=plan,
+            recipe=resolved,
+            settings=settings,
+            budget=budget,
+            name=name,
+            runs_dir=runs_dir,
+            address=address,
+            resume=resume,
+            console=console,
+        )
+    )
+
+
+def _metric_mode(metric: str) -> str:
+    from trials.metrics import list_metrics, metric_mode
+
+    return metric_mode(metric) if metric in list_metrics() else "max"
+
+
 def main() -> None:
     """Entry point of the ``harness`` console script: user errors become one clear message."""
     try:

@@ -22,6 +22,17 @@ from search_spaces._loader import (
     parse_override,
     recipe_to_yaml,
 )
+from search_spaces._params import (
+    CategoricalParam,
+    FloatParam,
+    FractionOfParam,
+    IntParam,
+    ParamSpec,
+    SimplexParam,
+    describe_param,
+    format_value,
+)
+from search_spaces._plan import NarrowSpec, Plan, Stage, list_plans, load_plan
 from search_spaces._recipe import (
     AttentionConfig,
     DataConfig,
@@ -32,26 +43,43 @@ from search_spaces._recipe import (
     OptimConfig,
     Recipe,
 )
+from search_spaces._space import Space, list_spaces, load_space
 
 __all__ = [
     "AttentionConfig",
+    "CategoricalParam",
     "ConfigError",
     "DataConfig",
     "DataError",
     "DivergedError",
+    "FloatParam",
+    "FractionOfParam",
     "HarnessError",
+    "IntParam",
     "LossConfig",
     "LossWeights",
     "MemoryCapExceeded",
     "MemoryConfig",
     "ModelConfig",
+    "NarrowSpec",
     "OptimConfig",
+    "ParamSpec",
+    "Plan",
     "Recipe",
+    "SimplexParam",
+    "Space",
+    "Stage",
     "apply_overrides",
+    "describe_param",
     "flatten",
     "format_bytes",
+    "format_value",
+    "list_plans",
     "list_recipes",
+    "list_spaces",
+    "load_plan",
     "load_recipe",
+    "load_space",
     "parse_override",
     "recipe_to_yaml",
 ]

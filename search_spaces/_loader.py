@@ -21,10 +21,13 @@ from search_spaces._recipe import Recipe
 __all__ = [
     "apply_overrides",
     "flatten",
+    "list_named",
     "list_recipes",
     "load_recipe",
     "parse_override",
+    "read_named_yaml",
     "recipe_to_yaml",
+    "yaml_line",
 ]
 
 _EXTENDS = "extends"
@@ -75,6 +78,56 @@ def _read_yaml(name_or_path: str | Path) -> tuple[dict[str, Any], str, str]:
     return data, label, text
 
 
+def list_named(folder: str) -> list[str]:
+    """Names of the YAML files shipped in ``search_spaces/<folder>/`` (``spaces``, ``plans``)."""
+    root = importlib.resources.files("search_spaces") / folder
+    if not root.is_dir():
+        return []
+    return sorted(p.name[: -len(".yaml")] for p in root.iterdir() if p.name.endswith(".yaml"))
+
+
+def read_named_yaml(
+    name_or_path: str | Path, folder: str, kind: str
+) -> tuple[dict[str, Any], str, str]:
+    """Read a shipped ``<folder>/<name>.yaml`` or a YAML path as a mapping.
+
+    Returns:
+        (mapping, source label such as ``spaces/lr.yaml`` or the path, raw text).
+
+    Raises:
+        ConfigError: an unknown name (the message lists the shipped ones), a missing file, YAML
+            that does not parse (with its line) or a document that is not a mapping.
+    """
+    known = list_named(folder)
+    as_path = Path(name_or_path)
+    if str(name_or_path) in known:
+        resource = importlib.resources.files("search_spaces") / folder / f"{name_or_path}.yaml"
+        text = resource.read_text(encoding="utf-8")
+        label = f"{folder}/{name_or_path}.yaml"
+    elif as_path.suffix in {".yaml", ".yml"} or as_path.exists():
+        if not as_path.is_file():
+            raise ConfigError(
+                f"{kind} {str(name_or_path)!r}: no such file; give a YAML path or one of the "
+                f"built-in {kind}s: {', '.join(known)}"
+            )
+        text = as_path.read_text(encoding="utf-8")
+        label = str(as_path)
+    else:
+        raise ConfigError(
+            f"unknown {kind} {str(name_or_path)!r}: give a YAML path or one of the built-in "
+            f"{kind}s: {', '.join(known)}"
+        )
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{label}:{mark.line + 1}" if mark is not None else label
+        raise ConfigError(f"{where}: not valid YAML ({getattr(exc, 'problem', exc)})") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{label}: a {kind} must be a mapping, got {type(data).__name__}")
+    return data, label, text
+
+
 def _deep_merge(base: Mapping[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
     out = dict(base)
     for key, value in over.items():
@@ -115,6 +168,36 @@ def _line_of(text: str, loc: Iterable[str | int]) -> int | None:
             if k.value == str(key):
                 line = k.start_mark.line + 1
                 node = v
+                break
+        else:
+            break
+    return line
+
+
+def yaml_line(text: str, loc: Iterable[str | int]) -> int | None:
+    """1-based line of the YAML node at ``loc``, or of its nearest existing parent.
+
+    Like the recipes' own lookup, but ``loc`` may also hold sequence indices
+    (``("stages", 1, "narrow")``), as plans and spaces need.
+    """
+    try:
+        node = yaml.compose(text)
+    except yaml.YAMLError:
+        return None
+    line = None
+    for key in loc:
+        if isinstance(node, yaml.SequenceNode) and isinstance(key, int):
+            if not 0 <= key < len(node.value):
+                break
+            node = node.value[key]
+            line = node.start_mark.line + 1
+        elif isinstance(node, yaml.MappingNode):
+            for k, v in node.value:
+                if k.value == str(key):
+                    line = k.start_mark.line + 1
+                    node = v
+                    break
+            else:
                 break
         else:
             break

@@ -99,6 +99,7 @@ def run_trial(
     report: ReportFn | None = None,
     *,
     workdir: str | Path | None = None,
+    split_dir: str | Path | None = None,
     device: str | torch.device | None = None,
     progress: ProgressFn | None = None,
     log: Callable[[str], None] | None = None,
@@ -110,8 +111,10 @@ def run_trial(
         report: called with the 1-based epoch and the epoch's metrics (training loss and
             per-term losses, learning rate, every validation metric on full images, epoch time,
             images/s, peak memory so far).
-        workdir: where ``split.json`` (shared by every trial using the same directory) and
-            ``best.pt`` go; nothing is written when ``None``.
+        workdir: where ``best.pt`` goes (and ``split.json`` unless ``split_dir`` is given);
+            nothing is written when ``None``.
+        split_dir: the directory whose ``split.json`` every trial of an experiment shares
+            (default: ``workdir``).
         device: ``"cpu"``, ``"cuda"``, ``"cuda:1"``; default: CUDA when available.
         progress: receives fine-grained events (``start``, ``step``, ``val``) for progress bars.
         log: receives human-readable warnings (memory, skipped samples, OOM retries).
@@ -132,7 +135,7 @@ def run_trial(
     say = log or (lambda msg: None)
 
     try:
-        splits = load_splits(recipe.data, workdir)
+        splits = load_splits(recipe.data, Path(split_dir) if split_dir is not None else workdir)
     except DataError as exc:
         summary.status, summary.error = "data_error", str(exc)
         summary.wall_time_s = time.perf_counter() - started

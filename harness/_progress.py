@@ -1,0 +1,175 @@
+"""Live progress of a search in the terminal, and tables kept up to date as trials end."""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from ray.tune import Callback
+from rich.console import Console, Group
+from rich.live import Live
+from rich.table import Table
+from rich.text import Text
+
+from harness._searcher import classify
+from harness._tables import TrialRecord, best_row, build_tables, write_tables
+
+__all__ = ["SearchProgress"]
+
+
+def _fmt(value: Any) -> str:
+    if isinstance(value, float):
+        if math.isnan(value):
+            return "nan"
+        return f"{value:.4g}"
+    return str(value)
+
+
+class SearchProgress(Callback):
+    """Counts running / completed / pruned / failed trials, shows the best so far with its
+    parameters and an ETA, and rewrites ``trials.parquet`` / ``curves.parquet`` whenever a
+    trial ends (so an interrupted search keeps everything that finished).
+
+    Args:
+        directory: the experiment (stage) directory where the tables go.
+        total: trials planned for this stage.
+        metric, mode, max_epochs: what is optimised and the scheduler's budget.
+        console: where to draw; ``None`` draws nothing (tests, non-interactive runs).
+        title: shown above the counts.
+    """
+
+    def __init__(
+        self,
+        directory: Path,
+        total: int,
+        metric: str,
+        mode: str,
+        max_epochs: int,
+        console: Console | None,
+        title: str = "search",
+        on_write: Callable[[], None] | None = None,
+    ) -> None:
+        self.directory = directory
+        self.total = total
+        self.metric, self.mode, self.max_epochs = metric, mode, max_epochs
+        self.console = console
+        self.title = title
+        self.records: dict[str, TrialRecord] = {}
+        self.done: set[str] = set()
+        self.started = time.monotonic()
+        self._live: Live | None = None
+        self._on_write = on_write
+
+    def __getstate__(self) -> dict[str, Any]:
+        # Ray pickles the run config (with its callbacks) into the experiment directory; the
+        # terminal is not part of the state, a resumed search attaches a new display.
+        state = self.__dict__.copy()
+        state.update(console=None, _live=None, _on_write=None)
+        return state
+
+    # --------------------------------------------------------------------- ray callback hooks
+
+    def setup(self, **info: Any) -> None:
+        if self.console is not None and self._live is None:
+            self._live = Live(self._render(), console=self.console, refresh_per_second=2)
+            self._live.start()
+
+    def on_trial_start(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
+        self.records.setdefault(trial.trial_id, TrialRecord(trial.trial_id, dict(trial.config)))
+        self._refresh()
+
+    def on_trial_result(
+        self, iteration: int, trials: list, trial: Any, result: dict, **info: Any
+    ) -> None:
+        rec = self.records.setdefault(
+            trial.trial_id, TrialRecord(trial.trial_id, dict(trial.config))
+        )
+        rec.results.append(dict(result))
+        self._refresh()
+
+    def on_trial_complete(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
+        self.done.add(trial.trial_id)
+        self.write()
+
+    def on_trial_error(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
+        rec = self.records.setdefault(
+            trial.trial_id, TrialRecord(trial.trial_id, dict(trial.config))
+        )
+        rec.error = "error (see the trial's error.txt)"
+        self.done.add(trial.trial_id)
+        self.write()
+
+    def on_experiment_end(self, trials: list, **info: Any) -> None:
+        self.stop()
+
+    # ------------------------------------------------------------------------------ helpers
+
+    def write(self) -> None:
+        """Rewrite the tables from what this driver has seen."""
+        trials, curves = build_tables(
+            self.records.values(), self.metric, self.mode, self.max_epochs
+        )
+        write_tables(self.directory, trials, curves)
+        if self._on_write is not None:
+            self._on_write()
+        self._refresh()
+
+    def stop(self) -> None:
+        if self._live is not None:
+            self._live.update(self._render())
+            self._live.stop()
+            self._live = None
+
+    def counts(self) -> dict[str, int]:
+        counts = {"running": 0, "completed": 0, "pruned": 0, "failed": 0}
+        for tid, rec in self.records.items():
+            if tid not in self.done:
+                counts["running"] += 1
+                continue
+            status = classify(
+                rec.results[-1] if rec.results else None, self.max_epochs, rec.error is not None
+            )
+            if status in ("completed", "early_stopped"):
+                counts["completed"] += 1
+            elif status == "pruned":
+                counts["pruned"] += 1
+            else:
+                counts["failed"] += 1
+        return counts
+
+    def _refresh(self) -> None:
+        if self._live is not None:
+            self._live.update(self._render())
+
+    def _render(self) -> Group:
+        counts = self.counts()
+        finished = len(self.done)
+        elapsed = time.monotonic() - self.started
+        eta = "?"
+        if finished:
+            remaining = max(0, self.total - finished)
+            eta = f"{remaining * elapsed / finished:.0f} s"
+        head = Text(
+            f"{self.title}: {finished}/{self.total} trials done | running {counts['running']} "
+            f"| completed {counts['completed']} | pruned {counts['pruned']} "
+            f"| failed {counts['failed']} | elapsed {elapsed:.0f} s | ETA {eta}"
+        )
+        trials, _ = build_tables(
+            [r for t, r in self.records.items() if t in self.done],
+            self.metric,
+            self.mode,
+            self.max_epochs,
+        )
+        best = best_row(trials, self.metric, self.mode) if not trials.empty else None
+        if best is None:
+            return Group(head)
+        table = Table(title=f"best so far: {self.metric} = {_fmt(best[f'final.{self.metric}'])}")
+        table.add_column("parameter")
+        table.add_column("value", justify="right")
+        params = [k for k in best if "." in k and not k.startswith(("final.", "best.", "raw."))]
+        for key in params:
+            table.add_row(key, _fmt(best[key]))
+        return Group(head, table)

@@ -1,0 +1,184 @@
+"""Optuna TPE behind Ray Tune, telling Optuna how each trial really ended.
+
+Ray's ``OptunaSearch`` reports a trial that ASHA stopped early as COMPLETE with its low-budget
+score, which would teach TPE that the configuration is bad at full budget. Here a trial reaches
+Optuna as COMPLETE only when it ran to its end; an early stop is PRUNED (its intermediate values
+were reported epoch by epoch), and our failure statuses (memory cap, OOM, divergence, bad data)
+are FAIL, while our own table keeps the precise status.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+import optuna
+from optuna.trial import TrialState
+from ray.tune.search import ConcurrencyLimiter
+from ray.tune.search.optuna import OptunaSearch
+
+from search_spaces import ConfigError
+
+__all__ = [
+    "FAILURE_STATUSES",
+    "STATUS_KEY",
+    "HarnessOptunaSearch",
+    "build_searcher",
+    "classify",
+    "make_sampler",
+]
+
+STATUS_KEY = "trial_status"
+FAILURE_STATUSES = frozenset({"memory_cap", "oom", "diverged", "data_error", "error"})
+
+
+def classify(last_result: Mapping[str, Any] | None, max_epochs: int, errored: bool = False) -> str:
+    """How a trial ended, from its last reported result.
+
+    Returns one of our statuses (``completed``, ``early_stopped``, the failure statuses),
+    ``pruned`` (stopped by the scheduler before ``max_epochs``) or ``error`` (an exception).
+    """
+    if errored:
+        return "error"
+    if not last_result:
+        return "error"
+    status = last_result.get(STATUS_KEY, "running")
+    if status != "running":
+        return str(status)
+    # Still "running" in its last report: the scheduler stopped it, at max_t (a natural end) or
+    # before (an early stop).
+    return "completed" if last_result.get("epoch", 0) >= max_epochs else "pruned"
+
+
+class HarnessOptunaSearch(OptunaSearch):
+    """``OptunaSearch`` whose tell() follows :func:`classify`.
+
+    Args:
+        max_epochs: the scheduler's ``max_t``, to tell a scheduler stop at the end from one before.
+        **kwargs: passed to :class:`ray.tune.search.optuna.OptunaSearch`.
+    """
+
+    def __init__(self, *, max_epochs: int, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._max_epochs = max_epochs
+        self._reported: dict[str, set[int]] = {}
+
+    def on_trial_result(self, trial_id: str, result: dict) -> None:
+        if trial_id not in self._completed_trials:
+            self._report(trial_id, result)
+
+    def _report(self, trial_id: str, result: Mapping[str, Any]) -> None:
+        """Pass one epoch's value to Optuna as an intermediate value (once per epoch)."""
+        value = result.get(self.metric)
+        if result.get(STATUS_KEY, "running") != "running" or value is None:
+            return  # the final status record repeats the last epoch
+        if not math.isfinite(value):
+            return  # NaN is not a value
+        epoch = int(result.get("epoch", 0))
+        seen = self._reported.setdefault(trial_id, set())
+        if epoch not in seen:
+            seen.add(epoch)
+            self._ot_trials[trial_id].report(float(value), epoch)
+
+    def on_trial_complete(
+        self, trial_id: str, result: dict | None = None, error: bool = False
+    ) -> None:
+        if trial_id in self._completed_trials or trial_id not in self._ot_trials:
+            return
+        ot_trial = self._ot_trials[trial_id]
+        # Ray hands the result that made the scheduler stop a trial to on_trial_complete only:
+        # it is the pruned trial's last intermediate value.
+        if result:
+            self._report(trial_id, result)
+        status = classify(result, self._max_epochs, errored=error)
+        value = (result or {}).get(self.metric)
+        # The study keeps our status next to Optuna's state (readable from study.trials).
+        ot_trial.set_user_attr(STATUS_KEY, status)
+        if status in ("completed", "early_stopped") and value is not None and math.isfinite(value):
+            self._ot_study.tell(ot_trial, float(value), state=TrialState.COMPLETE)
+        elif status == "pruned":
+            self._ot_study.tell(ot_trial, None, state=TrialState.PRUNED)
+        else:
+            self._ot_study.tell(ot_trial, None, state=TrialState.FAIL)
+        self._completed_trials.add(trial_id)
+
+    @property
+    def study(self) -> optuna.Study:
+        """The Optuna study this searcher drives."""
+        return self._ot_study
+
+
+def quiet_optuna() -> None:
+    """Optuna's per-trial INFO lines and the experimental-feature warning for ``group`` would
+    drown the progress display; the harness reports trials itself."""
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
+
+
+def make_sampler(
+    kind: str, seed: int, grid: list[dict] | None = None
+) -> optuna.samplers.BaseSampler:
+    """The Optuna sampler for ``--sampler``.
+
+    ``tpe`` is multivariate TPE with grouped decomposition for conditional spaces and the
+    constant liar for parallel trials (Bergstra et al. 2011; Falkner et al. 2018 for the
+    multivariate kernel; constant liar after Ginsbourger et al. 2010).
+    """
+    quiet_optuna()
+    if kind == "tpe":
+        return optuna.samplers.TPESampler(
+            multivariate=True, group=True, constant_liar=True, seed=seed
+        )
+    if kind == "random":
+        return optuna.samplers.RandomSampler(seed=seed)
+    if kind == "grid":
+        if not grid:
+            raise ConfigError("--sampler grid: the space has no grid (give steps or choices)")
+        space: dict[str, list] = {}
+        for point in grid:
+            for key, value in point.items():
+                space.setdefault(key, [])
+                if value not in space[key]:
+                    space[key].append(value)
+        return optuna.samplers.GridSampler(space, seed=seed)
+    raise ConfigError(f"--sampler {kind!r}: unknown; valid: tpe, random, grid")
+
+
+def build_searcher(
+    define_by_run: Callable[[optuna.Trial], dict[str, Any] | None],
+    *,
+    metric: str,
+    mode: str,
+    sampler: optuna.samplers.BaseSampler,
+    max_epochs: int,
+    concurrency: int,
+    points_to_evaluate: list[dict[str, Any]] | None = None,
+    journal: Path | None = None,
+    study_name: str = "search",
+) -> ConcurrencyLimiter:
+    """OptunaSearch (define-by-run) behind a ConcurrencyLimiter, with metric/mode set on it.
+
+    With ``journal``, the Optuna study is kept in that file (Optuna's journal storage), so the
+    study Optuna saw, with its COMPLETE / PRUNED / FAIL states, can be loaded after the search
+    (``optuna.load_study``) and analysed.
+    """
+    storage = None
+    if journal is not None:
+        from optuna.storages import JournalStorage
+        from optuna.storages.journal import JournalFileBackend
+
+        storage = JournalStorage(JournalFileBackend(str(journal)))
+    search = HarnessOptunaSearch(
+        space=define_by_run,
+        metric=metric,
+        mode=mode,
+        sampler=sampler,
+        points_to_evaluate=points_to_evaluate or None,
+        max_epochs=max_epochs,
+        storage=storage,
+        study_name=study_name,
+    )
+    return ConcurrencyLimiter(search, max_concurrent=concurrency)

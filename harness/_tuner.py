@@ -1,0 +1,231 @@
+"""One search stage on Ray Tune: OptunaSearch (TPE) behind a ConcurrencyLimiter, ASHA, tables."""
+
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from rich.console import Console
+
+from harness._progress import SearchProgress
+from harness._searcher import build_searcher, make_sampler
+from harness._tables import best_row, build_tables, records_from_result_grid, write_tables
+from harness._trainable import make_ray_trainable
+from search_spaces import ConfigError, Recipe, apply_overrides, flatten
+
+__all__ = ["DEFAULT_TRAINABLE", "SearchSettings", "StageResult", "run_stage"]
+
+DEFAULT_TRAINABLE = "trials:run_trial"
+JOURNAL = "optuna.journal"
+
+
+@dataclass(frozen=True)
+class SearchSettings:
+    """Everything that shapes one search stage besides the space and the base recipe."""
+
+    trials: int = 16
+    max_epochs: int = 12
+    grace_period: int = 2
+    reduction_factor: int = 3
+    concurrency: int = 2
+    cpus_per_trial: float = 1.0
+    gpus_per_trial: float = 0.0
+    sampler: str = "tpe"
+    seed: int = 0
+    metric: str = "iou_lesion"
+    mode: str = "max"
+    trainable: str = DEFAULT_TRAINABLE
+
+    def __post_init__(self) -> None:
+        rules = [
+            (self.trials >= 1, f"--trials must be >= 1, got {self.trials}"),
+            (self.max_epochs >= 1, f"--max-epochs must be >= 1, got {self.max_epochs}"),
+            (
+                1 <= self.grace_period <= self.max_epochs,
+                f"--grace-period must be between 1 and --max-epochs ({self.max_epochs}), "
+                f"got {self.grace_period}",
+            ),
+            (
+                self.reduction_factor >= 2,
+                f"--reduction-factor must be >= 2, got {self.reduction_factor}",
+            ),
+            (self.concurrency >= 1, f"--concurrency must be >= 1, got {self.concurrency}"),
+            (self.cpus_per_trial > 0, f"--cpus-per-trial must be > 0, got {self.cpus_per_trial}"),
+            (
+                self.gpus_per_trial >= 0,
+                f"--gpus-per-trial must be >= 0, got {self.gpus_per_trial}",
+            ),
+            (self.mode in ("max", "min"), f"--mode must be max or min, got {self.mode!r}"),
+            (
+                self.sampler in ("tpe", "random", "grid"),
+                f"--sampler must be tpe, random or grid, got {self.sampler!r}",
+            ),
+        ]
+        problems = [msg for ok, msg in rules if not ok]
+        if problems:
+            raise ConfigError("; ".join(problems))
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-able form (for spec.json)."""
+        return asdict(self)
+
+
+@dataclass
+class StageResult:
+    """What one stage produced."""
+
+    directory: Path
+    trials: pd.DataFrame
+    curves: pd.DataFrame
+    best: dict[str, Any] | None
+    interrupted: bool = False
+
+
+class _DefineByRun:
+    """Picklable define-by-run function: Ray saves the searcher (and this) with plain pickle."""
+
+    def __init__(self, space: Any, base: dict[str, Any], fixed: dict[str, Any] | None) -> None:
+        self.space, self.base, self.fixed = space, base, fixed
+
+    def __call__(self, trial: Any) -> dict[str, Any]:
+        from harness._sampling import define_by_run
+
+        return define_by_run(self.space, self.base, self.fixed)(trial)
+
+
+def _trial_dirname(trial: Any) -> str:
+    return f"trial_{trial.trial_id}"
+
+
+def stage_recipe(base: Recipe, settings: SearchSettings) -> Recipe:
+    """The base recipe of a stage: its training length is the scheduler's ``max_t``."""
+    return apply_overrides(base, {"optim.epochs": settings.max_epochs}, source="search settings")
+
+
+def run_stage(
+    directory: Path,
+    space: Any,
+    base: Recipe,
+    settings: SearchSettings,
+    *,
+    console: Console | None,
+    resume: bool = False,
+    title: str = "search",
+) -> StageResult:
+    """Run (or resume) one search stage in ``directory`` and write its tables there.
+
+    Args:
+        directory: the stage's experiment directory (Ray's state goes inside it).
+        space: a loaded search space.
+        base: the base recipe; its own values are evaluated first.
+        settings: trials, ASHA, resources, sampler, metric.
+        console: where progress is drawn (``None``: nothing is drawn).
+        resume: continue an interrupted stage from Ray's state with ``Tuner.restore``.
+    """
+    # Ray's own console reporter would interleave with ours; its old engine honours verbose=0.
+    os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
+    from ray import tune
+    from ray.tune.schedulers import ASHAScheduler
+
+    from harness._sampling import base_point, grid_points
+
+    directory = directory.resolve()
+    directory.mkdir(parents=True, exist_ok=True)
+    recipe = stage_recipe(base, settings)
+    base_flat = flatten(recipe)
+    trainable = make_ray_trainable(
+        settings.trainable, recipe.model_dump(mode="json"), settings.metric, str(directory)
+    )
+    if settings.trainable == DEFAULT_TRAINABLE:
+        # Made once here so every trial reads the same split, and bad data fails before Ray.
+        from trials.data import load_splits
+
+        load_splits(recipe.data, directory)
+    resources = {"cpu": settings.cpus_per_trial, "gpu": settings.gpus_per_trial}
+    progress = SearchProgress(
+        directory,
+        settings.trials,
+        settings.metric,
+        settings.mode,
+        settings.max_epochs,
+        console,
+        title=title,
+    )
+    if resume:
+        if not tune.Tuner.can_restore(directory):
+            raise ConfigError(f"--resume: {directory} holds no Ray Tune state to resume")
+        tuner = tune.Tuner.restore(
+            str(directory),
+            trainable=tune.with_resources(trainable, resources),
+            resume_unfinished=True,
+            resume_errored=True,
+        )
+        # The progress display holds a terminal: it is attached anew, not restored.
+        tuner._local_tuner.get_run_config().callbacks = [progress]
+    else:
+        grid = grid_points(space) if settings.sampler == "grid" else None
+        points = None
+        if settings.sampler != "grid":
+            point, notes = base_point(space, base_flat)
+            points = [point]
+            for note in notes:
+                if console is not None:
+                    console.print(f"[yellow]base configuration:[/] {note}")
+        searcher = build_searcher(
+            _DefineByRun(space, base_flat, None),
+            metric=settings.metric,
+            mode=settings.mode,
+            sampler=make_sampler(settings.sampler, settings.seed, grid),
+            max_epochs=settings.max_epochs,
+            concurrency=settings.concurrency,
+            points_to_evaluate=points,
+            journal=directory / JOURNAL,
+            study_name=directory.name,
+        )
+        scheduler = ASHAScheduler(
+            time_attr="epoch",
+            metric=settings.metric,
+            mode=settings.mode,
+            max_t=settings.max_epochs,
+            grace_period=settings.grace_period,
+            reduction_factor=settings.reduction_factor,
+            brackets=1,
+            stop_last_trials=True,
+        )
+        tuner = tune.Tuner(
+            tune.with_resources(trainable, resources),
+            tune_config=tune.TuneConfig(
+                search_alg=searcher,
+                scheduler=scheduler,
+                num_samples=settings.trials,
+                reuse_actors=True,
+                trial_dirname_creator=_trial_dirname,
+                max_concurrent_trials=settings.concurrency,
+            ),
+            run_config=tune.RunConfig(
+                name=directory.name,
+                storage_path=str(directory.parent),
+                callbacks=[progress],
+                verbose=0,
+                failure_config=tune.FailureConfig(max_failures=0),
+            ),
+        )
+    try:
+        grid_result = tuner.fit()
+    finally:
+        progress.stop()
+    records = records_from_result_grid(grid_result)
+    trials, curves = build_tables(records, settings.metric, settings.mode, settings.max_epochs)
+    write_tables(directory, trials, curves)
+    interrupted = len(trials) < settings.trials
+    best = best_row(trials, settings.metric, settings.mode)
+    return StageResult(directory, trials, curves, best, interrupted)
+
+
+def finite(value: Any) -> bool:
+    """True for a real number that is not NaN or infinite."""
+    return isinstance(value, int | float) and math.isfinite(value)

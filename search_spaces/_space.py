@@ -1,0 +1,403 @@
+"""Named search spaces: which recipe parameters a search varies, and over which values.
+
+A space is a YAML file ``search_spaces/spaces/<name>.yaml`` (or any path)::
+
+    description: One line shown by `harness spaces`.
+    include: [lr, onecycle]          # optional: the union of other spaces
+    params:
+      optim.lr: {type: float, low: 1.0e-5, high: 1.0e-3, log: true}
+      model.attention.blocks: {type: categorical, choices: [1, 2, 3],
+                               when: {model.attention.type: [esca, cbam, se]}}
+      data.stride: {type: fraction_of, of: data.tile_size, choices: [0.5, 0.75, 1.0]}
+      loss.weights: {type: simplex, total: 1.0, components: {boundary: [0.1, 0.3], ...}}
+
+Every path is a dotted path of :class:`~search_spaces.Recipe`. The rules of one parameter live on
+its pydantic model; the rules that need the recipe or the other parameters (paths that exist,
+values the recipe accepts, conditions, includes) are checked by :func:`load_space`, which knows
+the file and line to blame.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable, Mapping
+from functools import cache
+from pathlib import Path
+from typing import Any, get_args, get_origin
+
+import yaml
+from pydantic import BaseModel, ConfigDict, ValidationError, create_model
+
+from search_spaces._errors import ConfigError
+from search_spaces._loader import (
+    _field_form,
+    apply_overrides,
+    flatten,
+    list_named,
+    read_named_yaml,
+    yaml_line,
+)
+from search_spaces._params import (
+    PARAM_ADAPTER,
+    PARAM_TYPES,
+    CategoricalParam,
+    FloatParam,
+    FractionOfParam,
+    IntParam,
+    ParamSpec,
+    SimplexParam,
+    describe_param,
+    format_value,
+)
+from search_spaces._recipe import Recipe
+
+__all__ = [
+    "CategoricalParam",
+    "FloatParam",
+    "FractionOfParam",
+    "IntParam",
+    "ParamSpec",
+    "SimplexParam",
+    "Space",
+    "list_spaces",
+    "load_space",
+]
+
+
+class Space(BaseModel):
+    """A loaded search space: parameters by recipe path, includes resolved, in file order."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: str
+    description: str = ""
+    params: dict[str, ParamSpec]
+    source: str = "<memory>"
+    includes: tuple[str, ...] = ()
+
+    def paths(self) -> list[str]:
+        """The recipe paths this space sets (a simplex expanded into its components)."""
+        return [p for key in self.params for p in self.paths_of(key)]
+
+    def paths_of(self, key: str) -> list[str]:
+        """The recipe paths that the parameter ``key`` sets."""
+        spec = self.params[key]
+        if isinstance(spec, SimplexParam):
+            return [f"{key}.{c}" for c in spec.components]
+        return [key]
+
+    def owner(self, path: str) -> str | None:
+        """The parameter key that sets recipe ``path``, or ``None``."""
+        return next((k for k in self.params if path in self.paths_of(k)), None)
+
+    def depends_on(self, key: str) -> list[str]:
+        """Parameter keys of this space that ``key`` needs first (its conditions, its 'of')."""
+        spec = self.params[key]
+        targets = list(spec.when or {})
+        if isinstance(spec, FractionOfParam):
+            targets.append(spec.of)
+        owners = (self.owner(t) for t in targets)
+        return list(dict.fromkeys(o for o in owners if o is not None))
+
+    def sampling_order(self) -> list[str]:
+        """Parameter keys with every dependency before its dependants (file order otherwise).
+
+        Raises:
+            ConfigError: conditions or ``of`` references that form a cycle.
+        """
+        order: list[str] = []
+        pending = list(self.params)
+        while pending:
+            ready = [k for k in pending if all(d in order for d in self.depends_on(k))]
+            if not ready:
+                raise ConfigError(
+                    f"{self.source}: the conditions ('when') and 'of' references of "
+                    f"{', '.join(pending)} form a cycle"
+                )
+            order.append(ready[0])
+            pending.remove(ready[0])
+        return order
+
+    def to_rows(self) -> list[dict[str, Any]]:
+        """One row per parameter: path, type, range (or choices), log, condition."""
+        rows = []
+        for key, spec in self.params.items():
+            when = " and ".join(
+                f"{t} in {{{', '.join(format_value(v) for v in vs)}}}"
+                for t, vs in (spec.when or {}).items()
+            )
+            rows.append(
+                {
+                    "path": key,
+                    "type": spec.type,
+                    "range": describe_param(spec),
+                    "log": bool(getattr(spec, "log", False)),
+                    "condition": when,
+                }
+            )
+        return rows
+
+
+# ------------------------------------------------------------------------------------ loading
+
+
+def list_spaces() -> list[str]:
+    """Names of the spaces shipped in ``search_spaces/spaces/``."""
+    return list_named("spaces")
+
+
+def load_space(name_or_path: str | Path) -> Space:
+    """Load and validate a shipped space by name, or a space YAML file.
+
+    Raises:
+        ConfigError: the file, the line when known, the parameter, the field and the rule.
+    """
+    return _load(str(name_or_path), ())
+
+
+@cache
+def _recipe_paths() -> tuple[str, ...]:
+    return tuple(flatten(Recipe()))
+
+
+@cache
+def _field_model(path: str) -> type[BaseModel]:
+    model: Any = Recipe
+    for key in path.split("."):
+        info = model.model_fields[key]
+        model = info.annotation
+    return create_model("Field", v=(info.annotation, info))
+
+
+def _unknown_path(path: str, what: str, candidates: Iterable[str] | None = None) -> str:
+    pool = list(candidates) if candidates is not None else list(_recipe_paths())
+    close = difflib.get_close_matches(path, pool, n=3, cutoff=0.6)
+    hint = f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
+    return f"unknown {what} {path!r} (not a parameter of the recipe){hint}"
+
+
+def _accepted(path: str, value: Any) -> Any:
+    """``value`` as the recipe field at ``path`` holds it; ValueError when the field rejects it."""
+    try:
+        return _field_model(path)(v=value).model_dump(mode="json")["v"]
+    except ValidationError as exc:
+        form = _field_form(tuple(path.split(".")))
+        raise ValueError(
+            f"value {value!r} is rejected by the recipe field {path}: "
+            f"{exc.errors()[0]['msg']}" + (f" ({form})" if form else "")
+        ) from None
+
+
+def _is_int_field(path: str) -> bool:
+    ann = _field_model(path).model_fields["v"].annotation
+    kinds = set(get_args(ann)) if get_origin(ann) is not None else {ann}
+    return int in kinds and float not in kinds
+
+
+class _File:
+    """Where errors point: a file label and its text, for ``file:line`` prefixes."""
+
+    def __init__(self, label: str, text: str) -> None:
+        self.label, self.text = label, text
+
+    def error(self, loc: tuple[str | int, ...], message: str) -> ConfigError:
+        line = yaml_line(self.text, loc)
+        where = f"{self.label}:{line}" if line is not None else self.label
+        if loc[:1] == ("params",) and len(loc) > 1:
+            field = f"param {loc[1]!r}"
+            field += f", field {'.'.join(map(str, loc[2:]))!r}" if len(loc) > 2 else ""
+        else:
+            field = ".".join(map(str, loc)) or "<space>"
+        return ConfigError(f"{where}: {field}: {message}")
+
+
+def _load(ref: str, chain: tuple[str, ...]) -> Space:
+    data, label, text = read_named_yaml(ref, "spaces", "space")
+    f = _File(label, text)
+    if label in chain:
+        raise ConfigError(f"{label}: 'include' forms a cycle: {' -> '.join((*chain, label))}")
+    for key in data:
+        if key not in ("description", "params", "include"):
+            raise f.error((key,), "unknown key; a space has description, params and include")
+    includes = data.get("include") or []
+    if not isinstance(includes, list) or not all(isinstance(i, str) for i in includes):
+        raise f.error(("include",), f"must be a list of space names, got {includes!r}")
+    raw_params = data.get("params") or {}
+    if not isinstance(raw_params, Mapping):
+        raise f.error(("params",), "must be a mapping of recipe paths to parameter specs")
+    if not raw_params and not includes:
+        raise f.error(("params",), "a space needs params or include")
+    _no_repeated_keys(f)
+    params: dict[str, Any] = {}
+    origin: dict[str, str] = {}
+    for inc in includes:
+        sibling = Path(label).parent / inc
+        inc_ref = str(sibling) if inc not in list_spaces() and sibling.is_file() else inc
+        try:
+            sub = _load(inc_ref, (*chain, label))
+        except ConfigError as exc:
+            if str(exc).startswith(f"unknown space {inc!r}"):
+                msg = f"unknown space {inc!r}; known spaces: {', '.join(list_spaces())}"
+                raise f.error(("include",), msg) from None
+            raise
+        for key, spec in sub.params.items():
+            _add(f, params, origin, key, spec, sub.source, ("include",))
+    own = {str(path): _parse_param(f, str(path), raw) for path, raw in raw_params.items()}
+    for key, spec in own.items():
+        _add(f, params, origin, key, spec, label, ("params", key))
+    space = Space(
+        name=Path(label).stem,
+        description=str(data.get("description") or ""),
+        params=params,
+        source=label,
+        includes=tuple(includes),
+    )
+    for key in own:
+        _check_links(f, space, key)
+    space.sampling_order()
+    return space
+
+
+def _no_repeated_keys(f: _File) -> None:
+    """YAML keeps the last of two equal keys silently; a path given twice is a mistake."""
+    root = yaml.compose(f.text)
+    params = next((v for k, v in root.value if k.value == "params"), None)
+    if not isinstance(params, yaml.MappingNode):
+        return
+    seen: set[str] = set()
+    for key, _ in params.value:
+        if key.value in seen:
+            where = f"{f.label}:{key.start_mark.line + 1}"
+            raise ConfigError(f"{where}: param {key.value!r}: given twice in params")
+        seen.add(key.value)
+
+
+def _add(f: _File, params: dict, origin: dict, key: str, spec: Any, src: str, loc: tuple) -> None:
+    new = Space(name="_", params={key: spec})
+    for path in new.paths():
+        if path in origin:
+            raise f.error(
+                loc,
+                f"parameter path {path!r} is set by both {origin[path]} and {src}; "
+                "a path may appear in only one of the spaces combined",
+            )
+        origin[path] = src
+    params[key] = spec
+
+
+def _parse_param(f: _File, path: str, raw: Any) -> ParamSpec:
+    loc = ("params", path)
+    if not isinstance(raw, Mapping):
+        raise f.error(
+            loc, f"must be a mapping with a 'type' ({', '.join(PARAM_TYPES)}), got {raw!r}"
+        )
+    if raw.get("type") not in PARAM_TYPES:
+        raise f.error(
+            (*loc, "type"), f"unknown type {raw.get('type')!r}; valid: {', '.join(PARAM_TYPES)}"
+        )
+    if raw["type"] == "simplex":
+        if not any(p.startswith(f"{path}.") for p in _recipe_paths()):
+            sections = {p.rsplit(".", 1)[0] for p in _recipe_paths()}
+            raise f.error(loc, _unknown_path(path, "section", sections))
+    elif path not in _recipe_paths():
+        raise f.error(loc, _unknown_path(path, "parameter path"))
+    try:
+        spec = PARAM_ADAPTER.validate_python(raw)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        field = tuple(err["loc"][1:])  # [0] is the union tag
+        got = f" (got {err['input']!r})" if field and not isinstance(err["input"], dict) else ""
+        raise f.error((*loc, *field), f"{err['msg'].removeprefix('Value error, ')}{got}") from None
+    return _check_values(f, path, spec)
+
+
+def _check_values(f: _File, path: str, spec: ParamSpec) -> ParamSpec:
+    """The recipe's own rules applied to every bound and choice; choices get the field's type."""
+    loc = ("params", path)
+    update: dict[str, Any] = {}
+    for target, allowed in (spec.when or {}).items():
+        if target not in _recipe_paths():
+            raise f.error((*loc, "when", target), _unknown_path(target, "condition path"))
+        try:
+            update.setdefault("when", {})[target] = tuple(_accepted(target, v) for v in allowed)
+        except ValueError as exc:
+            raise f.error((*loc, "when", target), str(exc)) from None
+    if isinstance(spec, FloatParam | IntParam):
+        if isinstance(spec, FloatParam) and _is_int_field(path):
+            raise f.error((*loc, "type"), f"{path} is an integer field: use type: int")
+        for bound in ("low", "high"):
+            try:
+                _accepted(path, getattr(spec, bound))
+            except ValueError as exc:
+                raise f.error((*loc, bound), str(exc)) from None
+    elif isinstance(spec, CategoricalParam):
+        try:
+            update["choices"] = tuple(_accepted(path, c) for c in spec.choices)
+        except ValueError as exc:
+            raise f.error((*loc, "choices"), str(exc)) from None
+    elif isinstance(spec, FractionOfParam):
+        if spec.of not in _recipe_paths():
+            raise f.error((*loc, "of"), _unknown_path(spec.of, "'of' path"))
+        for p in (path, spec.of):
+            if not _is_int_field(p):
+                raise f.error((*loc, "of"), f"fraction_of needs integer fields; {p} is not")
+    elif isinstance(spec, SimplexParam):
+        n = len(path) + 1
+        children = [p[n:] for p in _recipe_paths() if p.startswith(f"{path}.") and "." not in p[n:]]
+        for name, (low, high) in spec.components.items():
+            if name not in children:
+                msg = _unknown_path(name, f"component of {path}", children)
+                raise f.error((*loc, "components", name), f"{msg}; valid: {children}")
+            for value in (low, high):
+                try:
+                    _accepted(f"{path}.{name}", value)
+                except ValueError as exc:
+                    raise f.error((*loc, "components", name), str(exc)) from None
+    if not update:
+        return spec
+    try:
+        return PARAM_ADAPTER.validate_python({**spec.model_dump(), **update})
+    except ValidationError as exc:
+        msg = exc.errors()[0]["msg"].removeprefix("Value error, ")
+        raise f.error((*loc, "choices"), f"{msg} (after conversion to the field's type)") from None
+
+
+def _candidates(space: Space, path: str) -> list[Any]:
+    """Values ``path`` may take during a search: its choices or bounds, or the default."""
+    key = space.owner(path)
+    spec = space.params.get(key) if key is not None else None
+    if isinstance(spec, CategoricalParam):
+        return list(spec.choices)
+    if isinstance(spec, FloatParam | IntParam):
+        return [spec.low, spec.high]
+    return [flatten(Recipe())[path]]
+
+
+def _check_links(f: _File, space: Space, key: str) -> None:
+    """Conditions name values their target can take; fraction_of results fit the recipe."""
+    spec = space.params[key]
+    loc = ("params", key)
+    for target, allowed in (spec.when or {}).items():
+        if target in space.paths_of(key):
+            raise f.error((*loc, "when"), f"{key} cannot be conditional on itself")
+        target_spec = space.params.get(space.owner(target) or "")
+        if isinstance(target_spec, CategoricalParam):
+            choices = target_spec.choices
+            never = [v for v in allowed if v not in choices]
+            if never:
+                raise f.error(
+                    (*loc, "when", target),
+                    f"values {never} never occur: {target} is searched over {list(choices)}",
+                )
+    if isinstance(spec, FractionOfParam):
+        for of_value in _candidates(space, spec.of):
+            for frac in spec.choices:
+                value = round(frac * of_value)
+                try:
+                    apply_overrides(Recipe(), {spec.of: of_value, key: value}, source=f.label)
+                except ConfigError as exc:
+                    raise f.error(
+                        (*loc, "choices"),
+                        f"fraction {frac} of {spec.of} = {of_value} gives {key} = {value}, "
+                        f"which the recipe rejects: {str(exc).splitlines()[-1].strip()}",
+                    ) from None
