@@ -109,6 +109,8 @@ class SearchProgress(Callback):
 
     def write(self) -> None:
         """Rewrite the tables from what this driver has seen."""
+        for tid, rec in self.records.items():
+            rec.done = tid in self.done
         trials, curves = build_tables(
             self.records.values(), self.metric, self.mode, self.max_epochs
         )

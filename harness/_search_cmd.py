@@ -44,10 +44,14 @@ def print_stage_result(
     params = [
         c for c in trials.columns if "." in c and not c.startswith(("final.", "best.", "raw."))
     ]
+    prefix = _common_prefix(params)
+    short = {c: c[len(prefix) :] for c in params}
     ranked = trials.sort_values(metric_col, ascending=settings.mode == "min", na_position="last")
-    table = Table(title=f"top trials by {settings.metric} (final epoch)")
+    title = f"top trials by {settings.metric} (final epoch)"
+    table = Table(title=title + (f"; parameters under {prefix}" if prefix else ""))
     for col in ("trial_id", "status", "epochs", metric_col, *params):
-        table.add_column(col, justify="right" if col not in ("trial_id", "status") else "left")
+        left = col in ("trial_id", "status")
+        table.add_column(short.get(col, col), justify="left" if left else "right")
     for _, row in ranked.head(top).iterrows():
         table.add_row(
             *(_fmt(row[c]) for c in ("trial_id", "status", "epochs", metric_col, *params))
@@ -63,6 +67,19 @@ def print_stage_result(
             best.add_row(col, _fmt(result.best[col]))
         console.print(best)
     console.print(f"experiment directory: [bold]{result.directory}[/]")
+
+
+def _common_prefix(paths: list[str]) -> str:
+    """``loss.weights.`` for the seven loss weights; empty when the paths share no section."""
+    if len(paths) < 2:
+        return ""
+    parts = [p.split(".")[:-1] for p in paths]
+    common: list[str] = []
+    for level in zip(*parts, strict=False):
+        if len(set(level)) != 1:
+            break
+        common.append(level[0])
+    return ".".join(common) + "." if common else ""
 
 
 def _write_spec(run_dir: Path, payload: dict[str, Any]) -> None:

@@ -28,6 +28,7 @@ __all__ = [
     "HarnessOptunaSearch",
     "build_searcher",
     "classify",
+    "export_study",
     "make_sampler",
 ]
 
@@ -111,6 +112,23 @@ class HarnessOptunaSearch(OptunaSearch):
         return self._ot_study
 
 
+def export_study(study: optuna.Study, path: Path) -> None:
+    """Write ``study`` (its trials with their states and intermediate values) to a journal file
+    that ``optuna.load_study(study_name=..., storage=JournalStorage(...))`` reads."""
+    from optuna.storages import JournalStorage
+    from optuna.storages.journal import JournalFileBackend
+
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.unlink(missing_ok=True)
+    copy = optuna.create_study(
+        storage=JournalStorage(JournalFileBackend(str(tmp))),
+        study_name=study.study_name,
+        directions=study.directions,
+    )
+    copy.add_trials([t for t in study.get_trials(deepcopy=False) if t.state.is_finished()])
+    tmp.replace(path)
+
+
 def quiet_optuna() -> None:
     """Optuna's per-trial INFO lines and the experimental-feature warning for ``group`` would
     drown the progress display; the harness reports trials itself."""
@@ -156,21 +174,14 @@ def build_searcher(
     max_epochs: int,
     concurrency: int,
     points_to_evaluate: list[dict[str, Any]] | None = None,
-    journal: Path | None = None,
     study_name: str = "search",
 ) -> ConcurrencyLimiter:
     """OptunaSearch (define-by-run) behind a ConcurrencyLimiter, with metric/mode set on it.
 
-    With ``journal``, the Optuna study is kept in that file (Optuna's journal storage), so the
-    study Optuna saw, with its COMPLETE / PRUNED / FAIL states, can be loaded after the search
-    (``optuna.load_study``) and analysed.
+    The study lives in memory and is saved with the searcher in Ray's experiment snapshots, so
+    it stays consistent with Ray's trial states across ``--resume``; :func:`export_study` writes
+    a copy for analysis once the stage ends.
     """
-    storage = None
-    if journal is not None:
-        from optuna.storages import JournalStorage
-        from optuna.storages.journal import JournalFileBackend
-
-        storage = JournalStorage(JournalFileBackend(str(journal)))
     search = HarnessOptunaSearch(
         space=define_by_run,
         metric=metric,
@@ -178,7 +189,6 @@ def build_searcher(
         sampler=sampler,
         points_to_evaluate=points_to_evaluate or None,
         max_epochs=max_epochs,
-        storage=storage,
         study_name=study_name,
     )
     return ConcurrencyLimiter(search, max_concurrent=concurrency)

@@ -49,6 +49,7 @@ class TrialRecord:
     config: dict[str, Any]
     results: list[dict[str, Any]] = field(default_factory=list)
     error: str | None = None
+    done: bool = True
 
 
 def _is_metric(key: str, value: Any) -> bool:
@@ -76,7 +77,9 @@ def build_tables(
             row.update({k: v for k, v in r.items() if _is_metric(k, v)})
             curve_rows.append(row)
         last = rec.results[-1] if rec.results else None
-        status = classify(last, max_epochs, errored=rec.error is not None)
+        status = (
+            classify(last, max_epochs, errored=rec.error is not None) if rec.done else "running"
+        )
         row: dict[str, Any] = {"trial_id": rec.trial_id, "status": status}
         row.update({k: v for k, v in rec.config.items() if RAW_MARK not in k})
         row.update({f"raw.{k}": v for k, v in rec.config.items() if RAW_MARK in k})
@@ -113,6 +116,10 @@ def build_tables(
 
 def records_from_result_grid(grid: Any) -> list[TrialRecord]:
     """Trial records from a Ray Tune ``ResultGrid`` (also after ``Tuner.restore``)."""
+    # Ray's Result has no status; the trials behind the grid do (an interrupted search leaves
+    # some PENDING or RUNNING, which are not failures).
+    analysis = getattr(grid, "_experiment_analysis", None)
+    states = {t.trial_id: t.status for t in getattr(analysis, "trials", None) or []}
     records = []
     for result in grid:
         frame = result.metrics_dataframe
@@ -122,7 +129,8 @@ def records_from_result_grid(grid: Any) -> list[TrialRecord]:
         trial_id = (result.metrics or {}).get("trial_id") or Path(result.path).name
         config = dict(result.config or {})
         error = None if result.error is None else str(result.error).splitlines()[0][:500]
-        records.append(TrialRecord(str(trial_id), config, results, error))
+        done = states.get(str(trial_id), "TERMINATED") in ("TERMINATED", "ERROR")
+        records.append(TrialRecord(str(trial_id), config, results, error, done))
     return records
 
 

@@ -27,7 +27,7 @@ JOURNAL = "optuna.journal"
 class SearchSettings:
     """Everything that shapes one search stage besides the space and the base recipe."""
 
-    trials: int = 16
+    trials: int = 24
     max_epochs: int = 12
     grace_period: int = 2
     reduction_factor: int = 3
@@ -97,6 +97,18 @@ class _DefineByRun:
         return define_by_run(self.space, self.base, self.fixed)(trial)
 
 
+def _export(tuner: Any, directory: Path) -> None:
+    """Save the study Optuna saw (COMPLETE / PRUNED / FAIL) next to the tables."""
+    from harness._searcher import HarnessOptunaSearch, export_study
+
+    # The searcher in use: the one given to the Tuner, or the one Tuner.restore rebuilt.
+    search = getattr(getattr(tuner, "_local_tuner", None), "_tune_config", None)
+    search = getattr(search, "search_alg", None)
+    inner = getattr(search, "searcher", search)
+    if isinstance(inner, HarnessOptunaSearch) and inner.study is not None:
+        export_study(inner.study, directory / JOURNAL)
+
+
 def _trial_dirname(trial: Any) -> str:
     return f"trial_{trial.trial_id}"
 
@@ -128,6 +140,9 @@ def run_stage(
     """
     # Ray's own console reporter would interleave with ours; its old engine honours verbose=0.
     os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
+    # Ray snapshots the experiment (trial states, searcher) at most this often; a short period
+    # means a driver crash loses at most a second of bookkeeping, which --resume would redo.
+    os.environ.setdefault("TUNE_GLOBAL_CHECKPOINT_S", "1")
     from ray import tune
     from ray.tune.schedulers import ASHAScheduler
 
@@ -183,7 +198,6 @@ def run_stage(
             max_epochs=settings.max_epochs,
             concurrency=settings.concurrency,
             points_to_evaluate=points,
-            journal=directory / JOURNAL,
             study_name=directory.name,
         )
         scheduler = ASHAScheduler(
@@ -218,6 +232,7 @@ def run_stage(
         grid_result = tuner.fit()
     finally:
         progress.stop()
+    _export(tuner, directory)
     records = records_from_result_grid(grid_result)
     trials, curves = build_tables(records, settings.metric, settings.mode, settings.max_epochs)
     write_tables(directory, trials, curves)

@@ -100,7 +100,7 @@ def search(
         list[str] | None,
         typer.Option("--set", help="Override a base-recipe value by dotted path (repeatable)."),
     ] = None,
-    trials: Annotated[int, typer.Option(help="Trials of the search (per stage for plans).")] = 16,
+    trials: Annotated[int, typer.Option(help="Trials of the search.")] = 24,
     max_epochs: Annotated[
         int, typer.Option(help="ASHA max_t: the longest a trial trains (epochs).")
     ] = 12,
@@ -208,6 +208,57 @@ def _metric_mode(metric: str) -> str:
     from trials.metrics import list_metrics, metric_mode
 
     return metric_mode(metric) if metric in list_metrics() else "max"
+
+
+spaces_app = typer.Typer(
+    help="Named search spaces: `harness spaces` lists them, `harness spaces show NAME` prints one.",
+    no_args_is_help=False,
+    invoke_without_command=True,
+)
+app.add_typer(spaces_app, name="spaces")
+
+
+@spaces_app.callback()
+def spaces_list(ctx: typer.Context) -> None:
+    """List the shipped search spaces and plans."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from rich.table import Table
+
+    from search_spaces import list_plans, list_spaces, load_plan, load_space
+
+    table = Table(title="search spaces (harness search --space NAME)")
+    for col in ("space", "parameters", "description"):
+        table.add_column(col)
+    for name in list_spaces():
+        space = load_space(name)
+        table.add_row(name, str(len(space.paths())), space.description)
+    console.print(table)
+    plans = Table(title="plans (harness search --plan NAME)")
+    for col in ("plan", "stages", "description"):
+        plans.add_column(col)
+    for name in list_plans():
+        plan = load_plan(name)
+        plans.add_row(name, " -> ".join(s.name for s in plan.stages), plan.description)
+    console.print(plans)
+
+
+@spaces_app.command("show")
+def spaces_show(
+    name: Annotated[str, typer.Argument(help="Space name or YAML path.")],
+) -> None:
+    """Print one space as a table: parameter path, type, range or choices, log, condition."""
+    from rich.table import Table
+
+    from search_spaces import load_space
+
+    space = load_space(name)
+    table = Table(title=f"{space.name}: {space.description}")
+    for col in ("path", "type", "range", "log", "condition"):
+        table.add_column(col)
+    for row in space.to_rows():
+        table.add_row(*(str(row[c]) if row[c] is not False else "" for c in row))
+    console.print(table)
 
 
 def main() -> None:

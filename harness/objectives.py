@@ -20,6 +20,7 @@ __all__ = [
     "allocating",
     "instant",
     "log_lr_bowl",
+    "slow_log_lr_bowl",
     "weights_bowl",
 ]
 
@@ -56,6 +57,16 @@ def _run(recipe: Any, report: ReportFn, value: float) -> dict[str, Any]:
 def log_lr_bowl(recipe: Any, report: ReportFn, **_: Any) -> dict[str, Any]:
     """``score = 1 - (log10(optim.lr) - LOG_LR_OPTIMUM)^2`` at full budget (max 1 at lr=10^-3.7)."""
     return _run(recipe, report, 1.0 - (math.log10(recipe.optim.lr) - LOG_LR_OPTIMUM) ** 2)
+
+
+def slow_log_lr_bowl(recipe: Any, report: ReportFn, **_: Any) -> dict[str, Any]:
+    """:func:`log_lr_bowl` taking 0.5 s per epoch: long enough to interrupt a search."""
+
+    def slow_report(epoch: int, metrics: Mapping[str, float]) -> None:
+        time.sleep(0.5)
+        report(epoch, metrics)
+
+    return _run(recipe, slow_report, 1.0 - (math.log10(recipe.optim.lr) - LOG_LR_OPTIMUM) ** 2)
 
 
 def weights_bowl(recipe: Any, report: ReportFn, **_: Any) -> dict[str, Any]:

@@ -200,7 +200,7 @@ def test_a_corrupt_image_in_real_data_is_a_status_or_skipped(tiny, tmp_path, soy
         assert summary.status == "completed" and summary.epochs == 1
         assert len(summary.skipped) == 1 and "image7.jpeg" in summary.skipped[0][0]
         split = json.loads((tmp_path / "run" / "split.json").read_text())
-        assert sorted(sum((split[k] for k in ("train", "val", "test")), [])) == [
+        assert sorted(i for k in ("train", "val", "test") for i in split[k]) == [
             f"image{i}" for i in range(1, 7)
         ]
 

@@ -1,0 +1,263 @@
+"""Staged plans: coarse-to-fine stages that narrow the space or inherit the best so far.
+
+Each stage is its own Ray Tune experiment in ``<plan dir>/<NN>-<stage>``; ``plan_state.json``
+records finished stages, so ``--resume`` skips them, restores the interrupted one from Ray's
+state and goes on. A validation stage runs the best configuration so far with N seeds at full
+length, without early stopping.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import shutil
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from rich.console import Console
+from rich.table import Table
+
+from harness._rundir import write_json
+from harness._tables import best_row, build_tables, records_from_result_grid, write_tables
+from harness._tuner import SearchSettings, StageResult, run_stage, stage_recipe
+from search_spaces import ConfigError, Plan, Recipe, Space, apply_overrides, flatten, load_space
+
+__all__ = ["fidelity_table", "run_plan"]
+
+STATE = "plan_state.json"
+
+
+def fidelity_table(
+    trials: pd.DataFrame, curves: pd.DataFrame, metric: str, min_share: float = 0.2
+) -> tuple[pd.DataFrame, int | None]:
+    """Each trial's parameters and its metric at one common epoch.
+
+    The epoch is the highest one that at least ``max(min(10, n), ceil(min_share * n))`` trials
+    reached, so that trials ASHA stopped earlier are left out rather than compared at a budget
+    they never had.
+
+    Returns:
+        (table with one row per trial that reached the epoch, the epoch) — ``(empty, None)``
+        when there are no curves.
+    """
+    if curves.empty or metric not in curves:
+        return trials.iloc[0:0], None
+    n = trials["trial_id"].nunique()
+    need = max(min(10, n), math.ceil(min_share * n))
+    reached = curves.groupby("trial_id")["epoch"].max()
+    epochs = sorted(reached.unique(), reverse=True)
+    epoch = next((int(e) for e in epochs if (reached >= e).sum() >= need), int(min(epochs)))
+    at = curves[curves["epoch"] == epoch][["trial_id", metric]]
+    table = trials.drop(columns=[metric], errors="ignore").merge(at, on="trial_id", how="inner")
+    return table, epoch
+
+
+def _params(best: dict[str, Any], space: Space) -> dict[str, Any]:
+    return {p: best[p] for p in space.paths() if p in best and not _missing(best[p])}
+
+
+def _missing(value: Any) -> bool:
+    return value is None or (isinstance(value, float) and math.isnan(value))
+
+
+def _validation_stage(
+    directory: Path, base: Recipe, settings: SearchSettings, seeds: int, console: Console | None
+) -> StageResult:
+    """The best configuration with ``seeds`` seeds at full length (a grid over ``seed``)."""
+    os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
+    from ray import tune
+
+    from harness._progress import SearchProgress
+    from harness._trainable import make_ray_trainable
+
+    directory = directory.resolve()
+    recipe = stage_recipe(base, settings)
+    trainable = tune.with_resources(
+        make_ray_trainable(
+            settings.trainable, recipe.model_dump(mode="json"), settings.metric, str(directory)
+        ),
+        {"cpu": settings.cpus_per_trial, "gpu": settings.gpus_per_trial},
+    )
+    progress = SearchProgress(
+        directory,
+        seeds,
+        settings.metric,
+        settings.mode,
+        settings.max_epochs,
+        console,
+        title=f"validation x{seeds} seeds",
+    )
+    if tune.Tuner.can_restore(directory):
+        tuner = tune.Tuner.restore(str(directory), trainable=trainable, resume_errored=True)
+        tuner._local_tuner.get_run_config().callbacks = [progress]
+    else:
+        tuner = tune.Tuner(
+            trainable,
+            param_space={"seed": tune.grid_search([recipe.seed + k for k in range(seeds)])},
+            tune_config=tune.TuneConfig(
+                num_samples=1,
+                reuse_actors=True,
+                max_concurrent_trials=settings.concurrency,
+                trial_dirname_creator=lambda t: f"trial_{t.trial_id}",
+            ),
+            run_config=tune.RunConfig(
+                name=directory.name,
+                storage_path=str(directory.parent),
+                callbacks=[progress],
+                verbose=0,
+            ),
+        )
+    try:
+        grid = tuner.fit()
+    finally:
+        progress.stop()
+    trials, curves = build_tables(
+        records_from_result_grid(grid), settings.metric, settings.mode, settings.max_epochs
+    )
+    write_tables(directory, trials, curves)
+    return StageResult(
+        directory,
+        trials,
+        curves,
+        best_row(trials, settings.metric, settings.mode),
+        interrupted=len(trials) < seeds,
+    )
+
+
+def run_plan(
+    run_dir: Path,
+    plan: Plan,
+    recipe: Recipe,
+    settings: SearchSettings,
+    *,
+    console: Console,
+    resume: bool = False,
+) -> int:
+    """Run (or resume) every stage of ``plan``; print how the ranges narrowed; return exit code."""
+    import json
+
+    from ray import tune
+
+    from harness._narrow import narrow_space
+
+    state_path = run_dir / STATE
+    state = json.loads(state_path.read_text()) if state_path.exists() else {"finished": []}
+    base = recipe
+    previous: tuple[Space, StageResult] | None = None
+    summary: list[dict[str, Any]] = []
+    narrowing: list[dict[str, Any]] = []
+    for index, stage in enumerate(plan.stages, start=1):
+        directory = (run_dir / f"{index:02d}-{stage.name}").resolve()
+        stage_settings = replace(
+            settings,
+            trials=stage.trials or stage.seeds or 1,
+            max_epochs=stage.max_epochs or recipe.optim.epochs,
+            grace_period=min(stage.grace_period, stage.max_epochs or recipe.optim.epochs),
+            reduction_factor=stage.reduction_factor,
+        )
+        if stage.inherits_best and previous is not None and previous[1].best is not None:
+            base = apply_overrides(
+                base, _params(previous[1].best, previous[0]), source=f"stage {stage.name}"
+            )
+        finished = stage.name in state["finished"]
+        if not finished and directory.exists() and not tune.Tuner.can_restore(directory):
+            shutil.rmtree(directory)  # killed before Ray saved anything: start the stage over
+        console.print(f"[bold]stage {index}/{len(plan.stages)}: {stage.name}[/]")
+        if stage.is_validation:
+            if finished:
+                result = _load(directory, stage_settings)
+            else:
+                result = _validation_stage(
+                    directory, base, stage_settings, stage.seeds or 1, console
+                )
+            if previous is None:  # the plan loader refuses this; never reached
+                raise ConfigError(f"stage {stage.name}: a validation stage needs a stage before it")
+            space = previous[0]
+        else:
+            space = load_space(stage.space)
+            if stage.narrow is not None and previous is not None:
+                table, epoch = fidelity_table(
+                    previous[1].trials, previous[1].curves, settings.metric
+                )
+                space, rows = narrow_space(
+                    space,
+                    table,
+                    settings.metric,
+                    settings.mode,
+                    stage.narrow.top_fraction,
+                    stage.narrow.min_trials,
+                    base=flatten(base),
+                )
+                for row in rows:
+                    if row.get("changed"):
+                        narrowing.append({"stage": stage.name, "fidelity_epoch": epoch, **row})
+            if finished:
+                result = _load(directory, stage_settings)
+            else:
+                result = run_stage(
+                    directory,
+                    space,
+                    base,
+                    stage_settings,
+                    console=console,
+                    resume=resume and tune.Tuner.can_restore(directory),
+                    title=stage.name,
+                )
+        if result.interrupted:
+            console.print(
+                f"[yellow]interrupted in stage {stage.name}[/]; continue with: "
+                f"harness search --resume --name {run_dir.name}"
+            )
+            return 130
+        if not finished:
+            state["finished"].append(stage.name)
+            write_json(state_path, state)
+        metric_col = f"final.{settings.metric}"
+        summary.append(
+            {
+                "stage": stage.name,
+                "space": stage.space or "(validation)",
+                "trials": len(result.trials),
+                "best": None if result.best is None else result.best.get(metric_col),
+                "mean": float(result.trials[metric_col].mean())
+                if metric_col in result.trials
+                else None,
+            }
+        )
+        previous = (space, result)
+    write_json(
+        run_dir / "plan_summary.json",
+        {"stages": summary, "narrowing": narrowing, "best_recipe": base.model_dump(mode="json")},
+    )
+    _print_summary(summary, narrowing, console)
+    console.print(f"experiment directory: [bold]{run_dir}[/]")
+    return 0
+
+
+def _load(directory: Path, settings: SearchSettings) -> StageResult:
+    trials = pd.read_parquet(directory / "trials.parquet")
+    curves = pd.read_parquet(directory / "curves.parquet")
+    return StageResult(directory, trials, curves, best_row(trials, settings.metric, settings.mode))
+
+
+def _print_summary(summary: list[dict], narrowing: list[dict], console: Console) -> None:
+    table = Table(title="plan summary")
+    for col in ("stage", "space", "trials", "best", "mean"):
+        table.add_column(col)
+    for row in summary:
+        table.add_row(
+            *(
+                f"{row[c]:.4g}" if isinstance(row[c], float) else str(row[c])
+                for c in ("stage", "space", "trials", "best", "mean")
+            )
+        )
+    console.print(table)
+    if narrowing:
+        ranges = Table(title="how the ranges narrowed")
+        for col in ("stage", "parameter", "before", "after"):
+            ranges.add_column(col)
+        for row in narrowing:
+            ranges.add_row(row["stage"], row["path"], str(row["old"]), str(row["new"]))
+        console.print(ranges)
