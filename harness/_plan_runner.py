@@ -100,7 +100,7 @@ def _validation_stage(
                 num_samples=1,
                 reuse_actors=True,
                 max_concurrent_trials=settings.concurrency,
-                trial_dirname_creator=lambda t: f"trial_{t.trial_id}",
+                trial_dirname_creator=_trial_dirname,
             ),
             run_config=tune.RunConfig(
                 name=directory.name,
@@ -234,6 +234,12 @@ def run_plan(
     _print_summary(summary, narrowing, console)
     console.print(f"experiment directory: [bold]{run_dir}[/]")
     return 0
+
+
+def _trial_dirname(trial: Any) -> str:
+    from harness._trainable import trial_dirname
+
+    return trial_dirname(trial.trial_id)
 
 
 def _load(directory: Path, settings: SearchSettings) -> StageResult:

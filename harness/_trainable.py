@@ -19,7 +19,13 @@ from typing import Any
 from harness._searcher import STATUS_KEY
 from search_spaces import ConfigError, apply_overrides
 
-__all__ = ["RAW_MARK", "effective_config", "make_ray_trainable", "resolve_trainable"]
+__all__ = [
+    "RAW_MARK",
+    "effective_config",
+    "make_ray_trainable",
+    "resolve_trainable",
+    "trial_dirname",
+]
 
 # Optuna's raw parameters (simplex uniforms, stride fractions) carry this mark in their name;
 # everything else in a trial config is an effective recipe value by dotted path.
@@ -52,6 +58,11 @@ def resolve_trainable(spec: str) -> Callable[..., Any]:
     return fn
 
 
+def trial_dirname(trial_id: str) -> str:
+    """The directory name of a trial, as Ray is told to name it (``trial_dirname_creator``)."""
+    return f"trial_{trial_id}"
+
+
 def effective_config(config: Mapping[str, Any]) -> dict[str, Any]:
     """The recipe values of a trial config (raw Optuna parameters dropped)."""
     return {k: v for k, v in config.items() if RAW_MARK not in k}
@@ -69,7 +80,7 @@ def make_ray_trainable(
     trainable: str,
     base_recipe: Mapping[str, Any],
     metric: str,
-    split_dir: str | None = None,
+    experiment_dir: str | None = None,
 ) -> Callable[[dict[str, Any]], None]:
     """The function Ray Tune runs for each trial.
 
@@ -78,7 +89,10 @@ def make_ray_trainable(
         base_recipe: the base recipe as a JSON-able mapping.
         metric: the metric the search optimises (present in every report, NaN when unknown,
             as Ray requires).
-        split_dir: the experiment directory that holds the shared ``split.json``.
+        experiment_dir: the experiment directory: it holds the shared ``split.json`` and each
+            trial's own directory (``trial_<id>``, as Ray names it), where the trial's files
+            (``best.pt``) go. Ray's ``get_trial_dir()`` is a staging directory whose files Ray
+            does not keep, so the trial writes to the experiment directory itself.
     """
     resolve_trainable(trainable)  # fail in the driver, not in every worker
     base = dict(base_recipe)
@@ -90,11 +104,14 @@ def make_ray_trainable(
         recipe = apply_overrides(base, effective_config(config), source="trial config")
         accepted = inspect.signature(fn).parameters
         kwargs: dict[str, Any] = {}
-        trial_dir = tune.get_context().get_trial_dir()
-        if "workdir" in accepted and trial_dir:
-            kwargs["workdir"] = trial_dir
-        if "split_dir" in accepted and split_dir:
-            kwargs["split_dir"] = split_dir
+        if experiment_dir:
+            trial_dir = os.path.join(
+                experiment_dir, trial_dirname(tune.get_context().get_trial_id())
+            )
+            if "workdir" in accepted:
+                kwargs["workdir"] = trial_dir
+            if "split_dir" in accepted:
+                kwargs["split_dir"] = experiment_dir
 
         def report(epoch: int, metrics: Mapping[str, Any]) -> None:
             record = _numbers(metrics)

@@ -14,7 +14,7 @@ from rich.console import Console
 from harness._progress import SearchProgress
 from harness._searcher import build_searcher, make_sampler
 from harness._tables import best_row, build_tables, records_from_result_grid, write_tables
-from harness._trainable import make_ray_trainable
+from harness._trainable import make_ray_trainable, trial_dirname
 from search_spaces import ConfigError, Recipe, apply_overrides, flatten
 
 __all__ = ["DEFAULT_TRAINABLE", "SearchSettings", "StageResult", "run_stage"]
@@ -110,7 +110,7 @@ def _export(tuner: Any, directory: Path) -> None:
 
 
 def _trial_dirname(trial: Any) -> str:
-    return f"trial_{trial.trial_id}"
+    return trial_dirname(trial.trial_id)
 
 
 def stage_recipe(base: Recipe, settings: SearchSettings) -> Recipe:
