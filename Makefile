@@ -13,7 +13,7 @@ $(BIN)/.installed: pyproject.toml
 	touch $@
 
 demo: $(BIN)/.installed
-	$(BIN)/harness train
+	$(BIN)/harness search --space loss_weights
 
 test: $(BIN)/.installed
 	$(BIN)/ruff check .

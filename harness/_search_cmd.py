@@ -7,7 +7,6 @@ import math
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
 from rich.console import Console
 from rich.table import Table
 
@@ -109,8 +108,9 @@ def search_command(
 ) -> int:
     """Run ``harness search``; return the exit code."""
     from harness._cluster import connect
-    from search_spaces import load_space
+    from search_spaces import Space, load_space
 
+    space = None
     if resume:
         if name is None:
             raise ConfigError("--resume needs --name NAME of the search to continue")
@@ -119,6 +119,9 @@ def search_command(
         recipe = Recipe.model_validate(spec["recipe"])
         settings = SearchSettings(**spec["settings"])
         space_name, plan_name, budget = spec.get("space"), spec.get("plan"), spec.get("budget", 1.0)
+        if spec.get("space_definition"):
+            # the space as it was searched, even if its file changed since
+            space = Space.model_validate(spec["space_definition"])
         console.print(f"resuming [bold]{run_dir}[/] ({spec['command']})")
     if recipe is None or settings is None:
         raise ConfigError("internal: recipe and settings are required")
@@ -148,7 +151,7 @@ def search_command(
 
     if space_name is None:
         raise ConfigError("give --space NAME or --plan NAME (see `harness spaces`)")
-    space = load_space(space_name)
+    space = space or load_space(space_name)
     connect(address, num_cpus=None)
     if not resume:
         run_dir = create_run_dir(runs_dir, name, f"search-{space.name}")
@@ -181,8 +184,3 @@ def search_command(
         )
         return 130
     return 0
-
-
-def trials_frame(run_dir: Path) -> pd.DataFrame:
-    """The trials table of a search directory."""
-    return pd.read_parquet(run_dir / "trials.parquet")

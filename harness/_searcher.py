@@ -9,6 +9,7 @@ are FAIL, while our own table keeps the precise status.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import warnings
 from collections.abc import Callable, Mapping
@@ -96,6 +97,12 @@ class HarnessOptunaSearch(OptunaSearch):
             self._report(trial_id, result)
         status = classify(result, self._max_epochs, errored=error)
         value = (result or {}).get(self.metric)
+        self._completed_trials.add(trial_id)
+        # Optuna may have ended the trial itself (GridSampler does once its grid is exhausted).
+        with contextlib.suppress(optuna.exceptions.UpdateFinishedTrialError):
+            self._tell(ot_trial, status, value)
+
+    def _tell(self, ot_trial: Any, status: str, value: Any) -> None:
         # The study keeps our status next to Optuna's state (readable from study.trials).
         ot_trial.set_user_attr(STATUS_KEY, status)
         if status in ("completed", "early_stopped") and value is not None and math.isfinite(value):
@@ -104,12 +111,22 @@ class HarnessOptunaSearch(OptunaSearch):
             self._ot_study.tell(ot_trial, None, state=TrialState.PRUNED)
         else:
             self._ot_study.tell(ot_trial, None, state=TrialState.FAIL)
-        self._completed_trials.add(trial_id)
 
     @property
     def study(self) -> optuna.Study:
         """The Optuna study this searcher drives."""
         return self._ot_study
+
+
+class _RayGridSampler(optuna.samplers.GridSampler):
+    """Optuna's grid sampler without its ``study.stop()`` at the end of the grid.
+
+    Ray Tune, not ``study.optimize``, runs the trials here (the harness caps the number of trials
+    at the grid's size), and ``Study.stop`` outside ``optimize`` raises.
+    """
+
+    def after_trial(self, study: Any, trial: Any, state: Any, values: Any) -> None:
+        return None
 
 
 def export_study(study: optuna.Study, path: Path) -> None:
@@ -161,7 +178,7 @@ def make_sampler(
                 space.setdefault(key, [])
                 if value not in space[key]:
                     space[key].append(value)
-        return optuna.samplers.GridSampler(space, seed=seed)
+        return _RayGridSampler(space, seed=seed)
     raise ConfigError(f"--sampler {kind!r}: unknown; valid: tpe, random, grid")
 
 

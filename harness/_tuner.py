@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import math
 import os
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +20,10 @@ __all__ = ["DEFAULT_TRAINABLE", "SearchSettings", "StageResult", "run_stage"]
 
 DEFAULT_TRAINABLE = "trials:run_trial"
 JOURNAL = "optuna.journal"
+# every status a trial can end with; "running" marks one an interruption left unfinished
+FINISHED = frozenset(
+    {"completed", "early_stopped", "pruned", "memory_cap", "oom", "diverged", "data_error", "error"}
+)
 
 
 @dataclass(frozen=True)
@@ -183,6 +186,13 @@ def run_stage(
         tuner._local_tuner.get_run_config().callbacks = [progress]
     else:
         grid = grid_points(space) if settings.sampler == "grid" else None
+        if grid is not None and settings.trials > len(grid):
+            if console is not None:
+                console.print(
+                    f"[yellow]the grid has {len(grid)} points: running {len(grid)} trials[/]"
+                )
+            settings = replace(settings, trials=len(grid))
+            progress.total = settings.trials
         points = None
         if settings.sampler != "grid":
             point, notes = base_point(space, base_flat)
@@ -236,11 +246,7 @@ def run_stage(
     records = records_from_result_grid(grid_result)
     trials, curves = build_tables(records, settings.metric, settings.mode, settings.max_epochs)
     write_tables(directory, trials, curves)
-    interrupted = len(trials) < settings.trials
+    unfinished = (~trials["status"].isin(FINISHED)).any() if not trials.empty else True
+    interrupted = len(trials) < settings.trials or bool(unfinished)
     best = best_row(trials, settings.metric, settings.mode)
     return StageResult(directory, trials, curves, best, interrupted)
-
-
-def finite(value: Any) -> bool:
-    """True for a real number that is not NaN or infinite."""
-    return isinstance(value, int | float) and math.isfinite(value)

@@ -127,3 +127,31 @@ def test_a_trial_past_the_memory_cap_ends_memory_cap_and_the_search_completes(
     assert (big["peak_memory_bytes"] > 2 * 2**30).all()
     states = {t.user_attrs["trial_status"]: t.state for t in _study(result.directory).trials}
     assert states["memory_cap"] == optuna.trial.TrialState.FAIL
+
+
+def test_grid_sampler_visits_every_point_once(ray_session, tmp_path):
+    space_file = tmp_path / "grid.yaml"
+    space_file.write_text(
+        "description: a 2 x 3 grid\n"
+        "params:\n"
+        "  optim.onecycle.pct_start: {type: categorical, choices: [0.1, 0.2]}\n"
+        "  optim.lr: {type: categorical, choices: [1.0e-4, 2.0e-4, 4.0e-4]}\n"
+    )
+    settings = SearchSettings(
+        trials=50,  # more than the grid: capped at its 6 points
+        max_epochs=2,
+        grace_period=2,
+        reduction_factor=2,
+        sampler="grid",
+        metric="score",
+        mode="max",
+        trainable="harness.objectives:log_lr_bowl",
+    )
+    result = run_stage(
+        tmp_path / "g", load_space(space_file), load_recipe("cpu_demo"), settings, console=None
+    )
+    trials = result.trials
+    assert len(trials) == 6 and set(trials["status"]) == {"completed"}
+    pairs = set(zip(trials["optim.onecycle.pct_start"], trials["optim.lr"], strict=True))
+    assert len(pairs) == 6
+    assert result.best["optim.lr"] == pytest.approx(2e-4)  # nearest to 10^-3.7 = 2.0e-4
