@@ -210,6 +210,61 @@ def _metric_mode(metric: str) -> str:
     return metric_mode(metric) if metric in list_metrics() else "max"
 
 
+@app.command()
+def report(
+    runs: Annotated[
+        list[Path], typer.Argument(help="Experiment directories (several: compared side by side).")
+    ],
+    metric: Annotated[
+        str | None,
+        typer.Option(
+            help="Outcome to explain: the search metric by default; any numeric "
+            "column, e.g. peak_memory_bytes or images_per_s."
+        ),
+    ] = None,
+    epoch: Annotated[
+        int | None,
+        typer.Option(
+            help="Fidelity: compare trials at this epoch (default: the highest epoch "
+            "that max(10, 20%) of the trials reached)."
+        ),
+    ] = None,
+    bins: Annotated[int, typer.Option(help="ANOVA: quantile bins for continuous parameters.")] = 4,
+    interactions: Annotated[
+        int, typer.Option(help="ANOVA: two-way interactions among the top K parameters.")
+    ] = 3,
+    bootstrap: Annotated[
+        int, typer.Option(help="Bootstrap resamples for the 95% intervals.")
+    ] = 200,
+    seed: Annotated[int, typer.Option(help="Seed of the bootstrap and fANOVA.")] = 0,
+    format_: Annotated[
+        str, typer.Option("--format", help="Comma-separated: md, html, csv, json.")
+    ] = "md,html,csv,json",
+    out: Annotated[Path | None, typer.Option(help="Output folder (default: RUN/report).")] = None,
+) -> None:
+    """Which parameters drive the outcome: ANOVA and fANOVA importance, with a report.
+
+    Writes importance.csv, importance.json, report.md and a self-contained report.html (plots
+    embedded) to RUN/report; with several RUNs, also a side-by-side comparison.
+    """
+    from harness._report_cmd import report_command
+
+    raise typer.Exit(
+        report_command(
+            runs,
+            metric=metric,
+            epoch=epoch,
+            bins=bins,
+            interactions=interactions,
+            bootstrap=bootstrap,
+            seed=seed,
+            formats=format_,
+            out=out,
+            console=console,
+        )
+    )
+
+
 spaces_app = typer.Typer(
     help="Named search spaces: `harness spaces` lists them, `harness spaces show NAME` prints one.",
     no_args_is_help=False,

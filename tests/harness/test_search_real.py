@@ -29,3 +29,53 @@ def test_loss_weights_search_trains_real_trials(ray_session, tmp_path, tiny_over
     # one split for every trial, written once by the driver
     assert (result.directory / "split.json").is_file()
     assert len(list(result.directory.glob("trial_*/best.pt"))) == 4
+
+
+def _browser():
+    """The headless-Chromium helpers of the analysis tests (one implementation for both)."""
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "analysis" / "test_html_browser.py"
+    spec = importlib.util.spec_from_file_location("_browser_helpers", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_report_of_a_real_search_renders_in_headless_chromium(
+    ray_session, tmp_path, tiny_overrides
+):
+    from rich.console import Console
+
+    from harness._report_cmd import report_command
+
+    base = load_recipe("cpu_demo", tiny_overrides)
+    settings = SearchSettings(trials=6, max_epochs=2, grace_period=1, reduction_factor=2, seed=4)
+    result = run_stage(tmp_path / "lw", load_space("loss_weights"), base, settings, console=None)
+    (result.directory / "spec.json").write_text(
+        '{"settings": {"metric": "iou_lesion", "mode": "max"}, "space": "loss_weights"}'
+    )
+    code = report_command(
+        [result.directory],
+        metric=None,
+        epoch=None,
+        bins=2,
+        interactions=1,
+        bootstrap=20,
+        seed=0,
+        formats="md,html,csv,json",
+        out=None,
+        console=Console(quiet=True),
+    )
+    assert code == 0
+    report = result.directory / "report"
+    names = {p.name for p in report.iterdir()}
+    assert {"importance.csv", "importance.json", "report.md", "report.html"} <= names
+    browser = _browser()
+    if not browser.CHROMIUM.exists():
+        pytest.skip("headless Chromium not installed at /usr/bin/chromium")
+    run = browser._screenshot(report / "report.html", tmp_path)
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert (tmp_path / "shot.png").stat().st_size > 20_000
+    assert browser._problems(run.stderr) == []

@@ -1,0 +1,221 @@
+"""The fidelity at which importance is computed: which epoch, which trials, which value.
+
+ASHA (Li et al., "A System for Massively Parallel Hyperparameter Tuning", MLSys 2020) stops most
+trials after a few epochs. Comparing a stopped trial's last value with a finished trial's value
+would rank "was stopped early" as a bad parameter setting; comparing every trial at its own last
+epoch mixes budgets. So importance is computed at ONE epoch, using each trial's metric at that
+epoch, among the trials that reached it; trials stopped before it are left out, not counted as bad.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from analysis._load import Experiment
+from search_spaces import ConfigError
+
+__all__ = ["Fidelity", "choose_fidelity", "resolve_metric"]
+
+MIN_TRIALS = 10
+MIN_SHARE = 0.2
+# outcomes measured once per trial; analysed from trials.parquet even when curves have them too
+_TRIAL_LEVEL = ("peak_memory_bytes", "wall_time_s", "images_per_s", "epochs", "best_epoch")
+_CURVE_KEYS = ("trial_id", "epoch", "stage")
+
+
+@dataclass(frozen=True, eq=False)
+class Fidelity:
+    """The chosen fidelity and the table importance is computed on.
+
+    Attributes:
+        metric: the outcome analysed (a column of ``curves`` or of ``trials``).
+        source: ``"curves"`` (a value per epoch) or ``"trials"`` (one value per trial).
+        epoch: the epoch the values come from; ``None`` for a trial-level outcome without
+            ``epoch``.
+        n_trials_total: trials in the experiment.
+        n_used: trials in ``table``.
+        rule: one or two sentences saying how the epoch and the trials were chosen.
+        table: one row per used trial: key columns (``trial_id``, and ``stage`` for a plan),
+            ``status``, the parameters, and ``value``.
+        params: the parameter columns of ``table``.
+    """
+
+    metric: str
+    source: str
+    epoch: int | None
+    n_trials_total: int
+    n_used: int
+    rule: str
+    table: pd.DataFrame
+    params: list[str]
+
+    def to_dict(self) -> dict[str, object]:
+        """JSON-able summary (without the table)."""
+        return {
+            "metric": self.metric,
+            "source": self.source,
+            "epoch": self.epoch,
+            "n_trials_total": self.n_trials_total,
+            "n_used": self.n_used,
+            "rule": self.rule,
+        }
+
+
+def resolve_metric(exp: Experiment, metric: str | None = None) -> tuple[str, str]:
+    """Where an outcome lives: ``("curves", column)`` or ``("trials", column)``.
+
+    Order: ``final.*``/``best.*`` and per-trial outcomes (peak memory, wall time, images/s) from
+    ``trials.parquet``; any other name per epoch from ``curves.parquet``; failing that, its
+    ``final.<name>`` column.
+
+    Raises:
+        ConfigError: the name is in neither table; the message lists what is available.
+    """
+    name = metric or exp.metric
+    trials, curves = exp.trials, exp.curves
+    per_trial = name.startswith(("final.", "best.")) or name in _TRIAL_LEVEL or name not in curves
+    if name in trials.columns and name not in exp.params and _numeric(trials[name]) and per_trial:
+        return "trials", name
+    if name in curves.columns and name not in _CURVE_KEYS and _numeric(curves[name]):
+        return "curves", name
+    if f"final.{name}" in trials.columns and _numeric(trials[f"final.{name}"]):
+        return "trials", f"final.{name}"
+    per_epoch = [c for c in curves.columns if c not in _CURVE_KEYS and _numeric(curves[c])]
+    per_trial = [
+        c
+        for c in trials.columns
+        if (c.startswith(("final.", "best.")) or c in _TRIAL_LEVEL) and _numeric(trials[c])
+    ]
+    raise ConfigError(
+        f"--metric {name!r}: {exp.path} records no such outcome; per epoch: "
+        f"{', '.join(per_epoch) or '(none)'}; per trial: {', '.join(per_trial) or '(none)'}"
+    )
+
+
+def _numeric(series: pd.Series) -> bool:
+    return pd.api.types.is_numeric_dtype(series) and not pd.api.types.is_bool_dtype(series)
+
+
+def choose_fidelity(
+    exp: Experiment, metric: str | None = None, epoch: int | None = None
+) -> Fidelity:
+    """Pick the epoch and the trials to compute importance on.
+
+    Default epoch: the highest epoch that at least ``max(10, 20%)`` of the trials with a value
+    reached (all of them when fewer than 10 have one). ``epoch`` overrides it. Outcomes recorded
+    once per trial (peak memory, wall time, images/s, ``final.*``) use the trial-level column;
+    with ``epoch``, only trials that ran at least that many epochs.
+
+    Raises:
+        ConfigError: unknown metric, no trial with a value, or no trial reached ``epoch``.
+    """
+    source, column = resolve_metric(exp, metric)
+    if epoch is not None and (isinstance(epoch, bool) or int(epoch) != epoch or epoch < 1):
+        raise ConfigError(f"--epoch must be a whole number >= 1, got {epoch!r}")
+    if source == "curves":
+        return _from_curves(exp, column, epoch)
+    return _from_trials(exp, column, epoch)
+
+
+def _base(exp: Experiment) -> pd.DataFrame:
+    cols = [*exp.keys, "status", *exp.params]
+    return exp.trials[[c for c in cols if c in exp.trials.columns]]
+
+
+def _finite(values: pd.Series) -> pd.Series:
+    numbers = pd.to_numeric(values, errors="coerce").astype(float)
+    return numbers.notna() & np.isfinite(numbers.to_numpy(na_value=np.nan))
+
+
+def _from_curves(exp: Experiment, metric: str, epoch: int | None) -> Fidelity:
+    keys = exp.keys
+    total = len(exp.trials)
+    curves = exp.curves[[*keys, "epoch", metric]]
+    curves = curves[_finite(curves[metric])]
+    # a restored trial may report an epoch twice: its last report stands
+    curves = curves.drop_duplicates([*keys, "epoch"], keep="last")
+    if curves.empty:
+        raise ConfigError(f"--metric {metric}: no trial of {exp.path} has a finite value of it")
+    reached = curves.groupby(keys)["epoch"].max()
+    n_valued = len(reached)
+    need = max(min(MIN_TRIALS, n_valued), math.ceil(MIN_SHARE * n_valued))
+    if epoch is None:
+        candidates = sorted(reached.unique(), reverse=True)
+        chosen = next(int(e) for e in candidates if (reached >= e).sum() >= need)
+        if n_valued < MIN_TRIALS:
+            why = (
+                f"the highest epoch that all {n_valued} trials with a value reached "
+                f"(fewer than {MIN_TRIALS} trials: all of them are used)"
+            )
+        else:
+            why = (
+                f"the highest epoch that at least {need} of the {n_valued} trials with a value "
+                f"reached (max({MIN_TRIALS}, {MIN_SHARE:.0%}))"
+            )
+    else:
+        chosen = int(epoch)
+        if not (curves["epoch"] == chosen).any():
+            raise ConfigError(
+                f"--epoch {chosen}: no trial of {exp.path} has a value of {metric} at epoch "
+                f"{chosen}; epochs with values: {int(curves['epoch'].min())} to "
+                f"{int(curves['epoch'].max())}"
+            )
+        why = "as asked (--epoch)"
+    at = curves[curves["epoch"] == chosen][[*keys, metric]].rename(columns={metric: "value"})
+    table = _base(exp).merge(at, on=keys, how="inner").reset_index(drop=True)
+    stopped = int((reached < chosen).sum())
+    parts = [f"{metric} at epoch {chosen}, {why}: {len(table)} of {total} trials used"]
+    if stopped:
+        parts.append(f"{stopped} stopped before epoch {chosen} are left out, not counted as bad")
+    if total > n_valued:
+        parts.append(f"{total - n_valued} without any value of {metric} are left out")
+    return Fidelity(
+        metric=metric,
+        source="curves",
+        epoch=chosen,
+        n_trials_total=total,
+        n_used=len(table),
+        rule="; ".join(parts) + ".",
+        table=table,
+        params=list(exp.params),
+    )
+
+
+def _from_trials(exp: Experiment, column: str, epoch: int | None) -> Fidelity:
+    trials = exp.trials
+    total = len(trials)
+    keep = _finite(trials[column])
+    if "status" in trials.columns:
+        keep &= trials["status"] != "running"
+    parts = [f"{column} is recorded once per trial (trials.parquet), not per epoch"]
+    if epoch is not None:
+        chosen = int(epoch)
+        keep &= pd.to_numeric(trials.get("epochs"), errors="coerce").fillna(0) >= chosen
+        parts.append(f"trials that ran at least {chosen} epochs (--epoch)")
+    else:
+        chosen = None
+    if column == "wall_time_s" or column.endswith(".wall_time_s"):
+        parts.append("wall time grows with the epochs a trial ran, so early stops lower it")
+    table = _base(exp).loc[keep].copy()
+    table["value"] = pd.to_numeric(trials.loc[keep, column], errors="coerce").astype(float)
+    table = table.reset_index(drop=True)
+    if table.empty:
+        raise ConfigError(
+            f"--metric {column}: no finished trial of {exp.path} has a finite value"
+            + (f" after {chosen} epochs" if chosen is not None else "")
+        )
+    parts.append(f"{len(table)} of {total} trials have a value and are used")
+    return Fidelity(
+        metric=column,
+        source="trials",
+        epoch=chosen,
+        n_trials_total=total,
+        n_used=len(table),
+        rule="; ".join(parts) + ".",
+        table=table,
+        params=list(exp.params),
+    )

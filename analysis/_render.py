@@ -1,0 +1,412 @@
+"""Writers of an importance report: CSV, JSON, Markdown and one self-contained HTML file.
+
+They take the plain tables the computation returns (importance, interactions, group totals, a meta
+dict) plus the experiment's trials and curves, and compute nothing about importance themselves.
+The HTML page has no script and no external reference: CSS is inline and every figure is a
+``data:image/png;base64`` URI, so the file opens offline and can be mailed as is. A piece that
+cannot be drawn (no curves, no peak memory, no fANOVA) becomes one "not available: reason" line.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from analysis import _plots
+from analysis._markup import (
+    finite,
+    html_table,
+    img,
+    jsonable,
+    md_table,
+    na_html,
+    not_available,
+    num,
+    p_value,
+    page,
+    pct,
+    section,
+)
+from search_spaces import ConfigError, format_bytes
+
+__all__ = [
+    "FINISHED",
+    "FORMATS",
+    "fidelity_sentence",
+    "metric_column",
+    "outcome",
+    "ranking_rows",
+    "report_dict",
+    "write_report",
+]
+
+FORMATS = ("md", "html", "csv", "json")
+# Statuses whose final metric is a full run's result (a patience stop is a finished run too).
+FINISHED = ("completed", "early_stopped")
+# The best-trials table shows this many of the most important parameters, to stay readable.
+_BEST_PARAMS = 6
+_FILES = {
+    "csv": "importance.csv",
+    "json": "importance.json",
+    "md": "report.md",
+    "html": "report.html",
+}
+
+
+def _ordered(importance: pd.DataFrame) -> pd.DataFrame:
+    """Largest ANOVA share first; fANOVA orders what ANOVA could not estimate."""
+    return importance.sort_values(
+        ["anova_eta2", "fanova", "parameter"],
+        ascending=[False, False, True],
+        na_position="last",
+        kind="stable",
+    )
+
+
+def ranking_rows(importance: pd.DataFrame, top: int | None = None) -> list[dict[str, str]]:
+    """The ranking as formatted strings, largest ANOVA share first (then fANOVA), for a terminal.
+
+    Keys: ``parameter``, ``% variance [95% CI]``, ``fANOVA %``, ``F``, ``p``, ``treatment``.
+    """
+    rows = []
+    for r in _ordered(importance).head(top).itertuples(index=False):
+        fan = pct(r.fanova)
+        if finite(r.fanova) and finite(r.fanova_sd):
+            fan += f" ± {100 * float(r.fanova_sd):.1f}"
+        rows.append(
+            {
+                "parameter": str(r.parameter),
+                "% variance [95% CI]": pct(r.anova_eta2, r.anova_eta2_lo, r.anova_eta2_hi),
+                "fANOVA %": fan,
+                "F": num(r.anova_F, ".2f"),
+                "p": p_value(r.anova_p),
+                "treatment": str(r.treatment),
+            }
+        )
+    return rows
+
+
+def report_dict(
+    importance: pd.DataFrame, interactions: pd.DataFrame, groups: pd.DataFrame, meta: Mapping
+) -> dict[str, Any]:
+    """Meta and the three tables as one JSON-able dict (NaN and infinities become ``None``)."""
+
+    def records(df: pd.DataFrame | None) -> list:
+        return [] if df is None else df.astype(object).to_dict("records")
+
+    return jsonable(
+        {
+            "meta": dict(meta),
+            "importance": records(importance),
+            "interactions": records(interactions),
+            "groups": records(groups),
+        }
+    )
+
+
+def metric_column(trials: pd.DataFrame, metric: str) -> str | None:
+    """The trials column holding a metric: ``final.<metric>``, else the metric itself."""
+    for name in (f"final.{metric}", metric):
+        if name in trials.columns:
+            return name
+    return None
+
+
+def _trial_key(df: pd.DataFrame) -> pd.Series:
+    """Trial identity: ``trial_id``, qualified by ``stage`` in a staged plan's tables."""
+    if "stage" in df.columns:
+        return df["stage"].astype(str) + "/" + df["trial_id"].astype(str)
+    return df["trial_id"].astype(str)
+
+
+def outcome(
+    trials: pd.DataFrame,
+    curves: pd.DataFrame | None,
+    meta: Mapping,
+    analysed: pd.DataFrame | None = None,
+) -> tuple[np.ndarray, str]:
+    """Per trial (aligned with ``trials``), the value the plots show, and its label.
+
+    The values importance was computed on when ``analysed`` gives them (``trial_id``, ``stage``
+    for a plan, and ``value``: the fidelity table); else the metric at the report's fidelity
+    epoch when the curves have it; else the final value of finished trials.
+    """
+    metric, epoch = str(meta.get("metric")), meta.get("epoch")
+    label = f"{metric} @ epoch {epoch}" if epoch is not None else metric
+    if analysed is not None and "value" in analysed.columns:
+        return _by_key(trials, analysed, "value"), label
+    if curves is not None and metric in curves.columns and epoch is not None:
+        return _by_key(trials, curves.loc[curves["epoch"] == epoch], metric), label
+    col = metric_column(trials, metric)
+    if col is None:
+        return np.full(len(trials), np.nan), metric
+    values = trials[col].where(trials["status"].isin(FINISHED))
+    return pd.to_numeric(values, errors="coerce").to_numpy(dtype=float), col
+
+
+def _by_key(trials: pd.DataFrame, source: pd.DataFrame, column: str) -> np.ndarray:
+    by_key = pd.Series(source[column].to_numpy(), index=_trial_key(source))
+    by_key = by_key[~by_key.index.duplicated(keep="last")]
+    return pd.to_numeric(_trial_key(trials).map(by_key), errors="coerce").to_numpy(dtype=float)
+
+
+def _interaction_rows(interactions: pd.DataFrame | None, top: int = 10) -> list[dict[str, str]]:
+    if interactions is None or interactions.empty:
+        return []
+    df = interactions.sort_values("eta2", ascending=False, na_position="last").head(top)
+    return [
+        {
+            "interaction": f"{r.a} × {r.b}",
+            "% variance": pct(r.eta2),
+            "F": num(r.F, ".2f"),
+            "p": p_value(r.p),
+        }
+        for r in df.itertuples(index=False)
+    ]
+
+
+def _group_rows(groups: pd.DataFrame | None) -> list[dict[str, str]]:
+    if groups is None or groups.empty:
+        return []
+    df = groups.sort_values("anova_eta2", ascending=False, na_position="last")
+    return [
+        {
+            "group": str(r.group),
+            "% variance": pct(
+                r.anova_eta2, getattr(r, "anova_eta2_lo", None), getattr(r, "anova_eta2_hi", None)
+            ),
+            "fANOVA %": pct(r.fanova),
+        }
+        for r in df.itertuples(index=False)
+    ]
+
+
+def _best_rows(
+    trials: pd.DataFrame | None, meta: Mapping, params: Sequence[str], top: int = 10
+) -> tuple[list[dict[str, str]], str]:
+    """Top finished trials by the final metric; an empty list comes with the reason."""
+    if trials is None or trials.empty:
+        return [], "no trials table"
+    col = metric_column(trials, str(meta.get("metric")))
+    if col is None:
+        return [], f"the trials table has no column final.{meta.get('metric')}"
+    done = trials[trials["status"].isin(FINISHED)].dropna(subset=[col])
+    if done.empty:
+        return [], f"no finished (completed or early-stopped) trial has a value of {col}"
+    done = done.sort_values(col, ascending=meta.get("mode") == "min", kind="stable").head(top)
+    rows = []
+    for i, (_, r) in enumerate(done.iterrows(), start=1):
+        row = {"#": str(i), "trial": str(r["trial_id"])}
+        if "stage" in done.columns:
+            row["stage"] = str(r["stage"])
+        row[col] = num(r[col], ".4g")
+        row["epochs"] = num(r.get("epochs"), ".0f")
+        for p in params:
+            v = r[p]
+            row[p] = num(v, ".4g") if isinstance(v, float | np.floating) else str(v)
+        mem = r.get("peak_memory_bytes")
+        row["peak memory"] = format_bytes(mem) if finite(mem) else "–"
+        rows.append(row)
+    return rows, ""
+
+
+def _header_lines(meta: Mapping) -> list[tuple[str, str]]:
+    return [
+        ("metric", f"{meta.get('metric')} ({meta.get('mode')})"),
+        ("fidelity", _fidelity(meta)),
+        ("trials used", f"{meta.get('n_used')} of {meta.get('n_trials_total')}"),
+        ("rule", str(meta.get("rule", ""))),
+        ("bins for continuous parameters", str(meta.get("bins"))),
+    ]
+
+
+def _fidelity(meta: Mapping) -> str:
+    epoch = meta.get("epoch")
+    return "one value per trial (no epoch)" if epoch is None else f"epoch {epoch}"
+
+
+def fidelity_sentence(meta: Mapping) -> str:
+    """One sentence saying which epoch and how many trials the importance used."""
+    epoch = meta.get("epoch")
+    where = "per trial" if epoch is None else f"at epoch {epoch}"
+    return (
+        f"Importance of {meta.get('metric')} {where}, "
+        f"from {meta.get('n_used')} of {meta.get('n_trials_total')} trials."
+    )
+
+
+def _markdown(importance, interactions, groups, meta, trials, params, with_html: bool) -> str:
+    out = [f"# Parameter importance: {meta.get('experiment')}", "", fidelity_sentence(meta), ""]
+    out += [f"- **{k}**: {v}" for k, v in _header_lines(meta)]
+    notes = list(meta.get("notes") or [])
+    if notes:
+        out += ["", "## Notes", "", *[f"- {n}" for n in notes]]
+    out += ["", "## Ranking", ""]
+    out.append("% of performance variance = 100·eta² (ANOVA, type-II), 95% bootstrap interval.")
+    out += ["", md_table(ranking_rows(importance)) or not_available("no parameter was analysed")]
+    for title, rows, reason in (
+        ("Group totals", _group_rows(groups), "no groups"),
+        ("Top interactions", _interaction_rows(interactions), "no interaction was computed"),
+    ):
+        out += ["", f"## {title}", "", md_table(rows) or not_available(reason)]
+    best, why = _best_rows(trials, meta, params[:_BEST_PARAMS])
+    out += ["", "## Best trials", "", md_table(best) or not_available(why)]
+    if with_html:
+        out += ["", "Figures: see report.html in this folder."]
+    return "\n".join(out) + "\n"
+
+
+def _html(importance, interactions, groups, meta, trials, curves, params, top_params, analysed):
+    body = [f"<h1>Parameter importance: {html.escape(str(meta.get('experiment')))}</h1>"]
+    body.append(f"<p>{html.escape(fidelity_sentence(meta))}</p>")
+    dl = "".join(
+        f"<dt>{html.escape(k)}</dt><dd>{html.escape(v)}</dd>" for k, v in _header_lines(meta)
+    )
+    body.append(f"<dl>{dl}</dl>")
+    notes = list(meta.get("notes") or [])
+    if notes:
+        body.append(
+            section("Notes", ["<ul>", *[f"<li>{html.escape(n)}</li>" for n in notes], "</ul>"])
+        )
+    rank = [html_table(ranking_rows(importance)) or na_html("no parameter was analysed")]
+    if not importance.empty:
+        rank.append(img(_plots.importance_bars(importance), "importance bars"))
+        if not importance["fanova"].notna().any():
+            rank.append(na_html("fANOVA importances were not computed (all values missing)"))
+    body.append(section("Ranking", rank))
+    body.append(section("Group totals", [html_table(_group_rows(groups)) or na_html("no groups")]))
+    inter = html_table(_interaction_rows(interactions))
+    body.append(section("Top interactions", [inter or na_html("no interaction was computed")]))
+    best, why = _best_rows(trials, meta, params[:_BEST_PARAMS])
+    body.append(section("Best trials", [html_table(best) or na_html(why)]))
+    body += _plot_sections(importance, meta, trials, curves, params, top_params, analysed)
+    return page(f"Importance: {meta.get('experiment')}", body)
+
+
+def _plot_sections(importance, meta, trials, curves, params, top_params, analysed) -> list[str]:
+    mode = str(meta.get("mode", "max"))
+    if trials is None or trials.empty:
+        return [section("Plots", [na_html("no trials table")])]
+    y, label = outcome(trials, curves, meta, analysed)
+    n_ok = int(np.isfinite(y).sum())
+    out = []
+    if n_ok < 2 or not params:
+        why = "fewer than two trials have a value" if n_ok < 2 else "no parameter column"
+        out.append(section("Parallel coordinates", [na_html(why)]))
+    else:
+        png = _plots.parallel_coordinates(trials, params, y, label, mode)
+        out.append(section("Parallel coordinates", [img(png, "parallel coordinates")]))
+    top = [p for p in _ordered(importance)["parameter"] if p in params][:top_params]
+    if n_ok < 2 or not top:
+        why = f"fewer than two trials have a value of {label}" if n_ok < 2 else "no parameter"
+        out.append(section("Marginal plots", [na_html(why)]))
+    else:
+        png = _plots.marginal_plots(trials, top, y, label)
+        out.append(section("Marginal plots", [img(png, "marginal plots: " + ", ".join(top))]))
+    out.append(section("Learning curves", [_curves_part(meta, trials, curves)]))
+    out.append(section("Quality against peak memory", [_pareto_part(meta, trials, mode)]))
+    return out
+
+
+def _curves_part(meta: Mapping, trials: pd.DataFrame, curves: pd.DataFrame | None) -> str:
+    metric = str(meta.get("metric"))
+    if metric.startswith(("final.", "best.")):
+        metric = metric.split(".", 1)[1]
+    if curves is None or curves.empty:
+        return na_html("no learning curves (curves.parquet is missing or empty)")
+    if metric not in curves.columns or not curves[metric].notna().any():
+        return na_html(f"the curves have no values of {metric}")
+    has_epochs = "epochs" in trials.columns
+    reached = pd.Series(trials["epochs"].to_numpy() if has_epochs else np.nan, _trial_key(trials))
+    curves = curves.assign(trial_id=_trial_key(curves))
+    png = _plots.learning_curves(curves, metric, reached, meta.get("epoch"))
+    return img(png, "learning curves")
+
+
+def _pareto_part(meta: Mapping, trials: pd.DataFrame, mode: str) -> str:
+    metric = str(meta.get("metric"))
+    col = metric_column(trials, metric)
+    if col is None:
+        return na_html(f"the trials table has no column final.{metric}")
+    if col == "peak_memory_bytes":
+        return na_html("the metric is peak memory itself")
+    if "peak_memory_bytes" not in trials.columns or not trials["peak_memory_bytes"].notna().any():
+        return na_html("peak memory was not recorded")
+    done = trials[trials["status"].isin(FINISHED)]
+    q = pd.to_numeric(done[col], errors="coerce").to_numpy(dtype=float)
+    m = pd.to_numeric(done["peak_memory_bytes"], errors="coerce").to_numpy(dtype=float)
+    if not (np.isfinite(q) & np.isfinite(m)).any():
+        return na_html("no finished trial has both a final metric and a peak memory")
+    return img(_plots.pareto_plot(q, m, mode, col), "quality vs peak memory")
+
+
+def write_report(
+    out_dir: str | Path,
+    importance: pd.DataFrame,
+    interactions: pd.DataFrame | None,
+    groups: pd.DataFrame | None,
+    meta: Mapping[str, Any],
+    trials: pd.DataFrame | None,
+    curves: pd.DataFrame | None,
+    formats: Iterable[str] = FORMATS,
+    top_params: int = 4,
+    analysed: pd.DataFrame | None = None,
+) -> dict[str, Path]:
+    """Write the report files into ``out_dir`` (created if missing).
+
+    Args:
+        out_dir: folder to write into.
+        importance: one row per parameter (see the package docs for the columns).
+        interactions: columns ``a``, ``b``, ``eta2``, ``F``, ``p``; may be empty or None.
+        groups: columns ``group``, ``anova_eta2``, ``fanova``; may be empty or None.
+        meta: ``experiment``, ``metric``, ``mode``, ``epoch``, ``n_trials_total``, ``n_used``,
+            ``rule``, ``bins``, ``notes``.
+        trials: the experiment's trials table (for best trials and plots), or None.
+        curves: the experiment's curves table (for learning curves), or None.
+        formats: any of ``md``, ``html``, ``csv``, ``json``.
+        top_params: how many of the most important parameters get a marginal plot.
+        analysed: optional per-trial values importance was computed on (``trial_id``,
+            ``stage`` for a plan, ``value``), so the plots show exactly those.
+
+    Returns:
+        The written path per format.
+
+    Raises:
+        ConfigError: an unknown format.
+    """
+    formats = [f.strip().lower() for f in formats]
+    unknown = sorted(set(formats) - set(FORMATS))
+    if unknown:
+        raise ConfigError(f"unknown report format(s) {unknown}; valid formats: {list(FORMATS)}")
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    have = set(trials.columns) if trials is not None else set()
+    params = [p for p in _ordered(importance)["parameter"] if p in have]
+    written: dict[str, Path] = {}
+    for fmt in FORMATS:
+        if fmt not in formats:
+            continue
+        path = out / _FILES[fmt]
+        if fmt == "csv":
+            importance.to_csv(path, index=False)
+        elif fmt == "json":
+            doc = report_dict(importance, interactions, groups, meta)
+            path.write_text(json.dumps(doc, indent=2, allow_nan=False) + "\n", encoding="utf-8")
+        elif fmt == "md":
+            text = _markdown(
+                importance, interactions, groups, meta, trials, params, "html" in formats
+            )
+            path.write_text(text, encoding="utf-8")
+        else:
+            text = _html(
+                importance, interactions, groups, meta, trials, curves, params, top_params, analysed
+            )
+            path.write_text(text, encoding="utf-8")
+        written[fmt] = path
+    return written

@@ -1,0 +1,234 @@
+"""How long `harness report` takes on a large experiment: goal under 10 s for 10,000 trials x 20
+parameters on this machine, computation and rendering together.
+
+Builds a synthetic experiment directory (spec.json, trials.parquet, curves.parquet in the shape
+`harness search` writes, with ASHA-like early stops at epochs 1 and 3 of 9) in a temporary folder,
+then times loading, the importance computation and the report writers separately, and prints
+each time, the total and its ratio to the goal. It prints; it does not assert.
+
+    .venv/bin/python benchmarks/report_speed.py [--trials 10000] [--params 20] [--keep DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+GOAL_S = 10.0
+METRIC = "iou_lesion"
+
+
+def _space(n_params: int) -> dict[str, dict]:
+    """A mix like the real spaces: log and linear floats, numeric grids and string choices."""
+    space: dict[str, dict] = {}
+    kinds = ["log", "float", "float", "grid", "float", "choice", "log", "float", "float", "grid"]
+    for i in range(n_params):
+        kind = kinds[i % len(kinds)]
+        name = f"p{i:02d}.{kind}"
+        if kind == "log":
+            space[name] = {"type": "float", "low": 1e-5, "high": 1e-2, "log": True}
+        elif kind == "float":
+            space[name] = {"type": "float", "low": 0.0, "high": 1.0, "log": False}
+        elif kind == "grid":
+            space[name] = {"type": "categorical", "choices": [1, 2, 4, 8]}
+        else:
+            space[name] = {"type": "categorical", "choices": ["esca", "se", "none"]}
+    return space
+
+
+def build_experiment(root: Path, n_trials: int, n_params: int, seed: int = 0) -> Path:
+    """Write spec.json, trials.parquet and curves.parquet of a synthetic search into ``root``."""
+    rng = np.random.default_rng(seed)
+    space = _space(n_params)
+    cols: dict[str, np.ndarray] = {}
+    for name, p in space.items():
+        if p["type"] == "float" and p["log"]:
+            cols[name] = 10 ** rng.uniform(np.log10(p["low"]), np.log10(p["high"]), n_trials)
+        elif p["type"] == "float":
+            cols[name] = rng.uniform(p["low"], p["high"], n_trials)
+        else:
+            cols[name] = rng.choice(np.array(p["choices"]), n_trials)
+    names = list(space)
+    # Known structure: a few parameters matter, one pair interacts, the rest is noise.
+    quality = 0.55 + 0.04 * np.log10(cols[names[0]]) + 0.08 * cols[names[1]]
+    quality += 0.05 * (cols[names[5]] == "esca") + 0.03 * cols[names[2]] * cols[names[4]]
+    quality += rng.normal(0, 0.02, n_trials)
+    # ASHA with grace 1, reduction 3, max 9: two thirds stop at 1, two ninths at 3.
+    u = rng.uniform(size=n_trials)
+    epochs = np.where(u < 2 / 3, 1, np.where(u < 8 / 9, 3, 9))
+    status = np.where(epochs == 9, "completed", "pruned").astype(object)
+    status[rng.choice(n_trials, n_trials // 100, replace=False)] = "memory_cap"
+    ids = np.array([f"{i:08x}" for i in range(n_trials)])
+    memory = (1.0 + 0.5 * (cols[names[3]] / 8) + rng.uniform(0, 0.2, n_trials)) * 2**30
+    trials = pd.DataFrame({"trial_id": ids, "status": status, **cols})
+    for name in names[:3]:
+        trials[f"raw.{name}~u"] = rng.uniform(size=n_trials)
+    final = quality * (1 - 0.5 / epochs)
+    trials["epochs"] = epochs
+    trials[f"final.{METRIC}"] = final
+    trials[f"best.{METRIC}"] = final
+    trials["final.dice"] = np.sqrt(np.clip(final, 0, 1))
+    trials["peak_memory_bytes"] = memory
+    trials["wall_time_s"] = 6.0 * epochs
+    trials["images_per_s"] = 40 + rng.normal(0, 2, n_trials)
+    rep = np.repeat(np.arange(n_trials), epochs)
+    ep = np.concatenate([np.arange(1, e + 1) for e in epochs])
+    curves = pd.DataFrame(
+        {
+            "trial_id": ids[rep],
+            "epoch": ep,
+            METRIC: quality[rep] * (1 - 0.5 / ep),
+            "dice": np.sqrt(np.clip(quality[rep] * (1 - 0.5 / ep), 0, 1)),
+            "train_loss": 1.0 / ep,
+        }
+    )
+    root.mkdir(parents=True, exist_ok=True)
+    trials.to_parquet(root / "trials.parquet", index=False)
+    curves.to_parquet(root / "curves.parquet", index=False)
+    spec = {
+        "command": "search --space synthetic",
+        "space": "synthetic",
+        "space_definition": {"name": "synthetic", "params": space},
+        "settings": {
+            "trials": n_trials,
+            "max_epochs": 9,
+            "grace_period": 1,
+            "reduction_factor": 3,
+            "metric": METRIC,
+            "mode": "max",
+        },
+        "seed": seed,
+    }
+    (root / "spec.json").write_text(json.dumps(spec, indent=2))
+    return root
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Build the experiment, time each stage, print the results."""
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--trials", type=int, default=10_000)
+    ap.add_argument("--params", type=int, default=20)
+    ap.add_argument("--keep", type=Path, default=None, help="write the experiment here and keep it")
+    args = ap.parse_args(argv)
+    with tempfile.TemporaryDirectory() as tmp:
+        exp = args.keep or Path(tmp) / "synthetic"
+        t0 = time.perf_counter()
+        build_experiment(exp, args.trials, args.params)
+        print(
+            f"built {args.trials} trials x {args.params} params in {time.perf_counter() - t0:.2f} s"
+        )
+        times = run(exp)
+    total = sum(times.values())
+    for stage, seconds in times.items():
+        print(f"{stage:<22s}{seconds:8.2f} s")
+    print(f"{'total':<22s}{total:8.2f} s   ({total / GOAL_S:.2f} x the {GOAL_S:.0f} s goal)")
+
+
+def run(exp: Path) -> dict[str, float]:
+    """Time loading, computation and rendering of one experiment directory."""
+    times: dict[str, float] = {}
+    t = time.perf_counter()
+    from analysis._render import write_report
+
+    try:
+        from analysis._importance import compute_importance
+        from analysis._load import load_experiment
+    except ImportError as exc:
+        print(f"computation not importable ({exc}): timing the rendering only")
+        return {"import analysis": time.perf_counter() - t, **_render_only(exp)}
+    times["import analysis"] = time.perf_counter() - t
+    t = time.perf_counter()
+    experiment = load_experiment(exp)
+    times["load_experiment"] = time.perf_counter() - t
+    t = time.perf_counter()
+    report = compute_importance(experiment, metric=METRIC)
+    times["compute_importance"] = time.perf_counter() - t
+    t = time.perf_counter()
+    fid = report.fidelity
+    meta = {
+        "experiment": report.experiment,
+        "metric": report.metric,
+        "mode": report.mode,
+        "epoch": fid.epoch,
+        "n_trials_total": fid.n_trials_total,
+        "n_used": fid.n_used,
+        "rule": fid.rule,
+        "bins": report.settings.get("bins"),
+        "notes": list(report.notes),
+    }
+    write_report(
+        exp / "report",
+        report.table,
+        report.interactions,
+        report.groups,
+        meta,
+        experiment.trials,
+        experiment.curves,
+        analysed=fid.table,
+    )
+    times["write_report"] = time.perf_counter() - t
+    print(f"fidelity: epoch {fid.epoch}, {fid.n_used} of {fid.n_trials_total} trials used")
+    print("top 3 by ANOVA:", ", ".join(report.table["parameter"].head(3)))
+    return times
+
+
+def _render_only(exp: Path) -> dict[str, float]:
+    """The writers alone, fed contract-shaped placeholder tables (numbers are not importances)."""
+    from analysis._render import write_report
+
+    times: dict[str, float] = {}
+    t = time.perf_counter()
+    trials = pd.read_parquet(exp / "trials.parquet")
+    curves = pd.read_parquet(exp / "curves.parquet")
+    times["read parquet"] = time.perf_counter() - t
+    params = list(json.loads((exp / "spec.json").read_text())["space_definition"]["params"])
+    rng = np.random.default_rng(0)
+    eta = np.sort(rng.dirichlet(np.ones(len(params))))[::-1] * 0.8
+    importance = pd.DataFrame(
+        {
+            "parameter": params,
+            "group": [p.split(".")[0] for p in params],
+            "treatment": "binned(4)",
+            "anova_eta2": eta,
+            "anova_eta2_lo": eta * 0.8,
+            "anova_eta2_hi": eta * 1.2,
+            "anova_partial_eta2": eta * 1.1,
+            "anova_F": eta * 1000,
+            "anova_p": np.exp(-eta * 100),
+            "fanova": eta[::-1] / eta.sum(),
+            "fanova_sd": eta * 0.05,
+            "rank_anova": np.arange(1.0, len(params) + 1),
+            "rank_fanova": np.arange(len(params), 0.0, -1),
+        }
+    )
+    pairs = [(params[i], params[j]) for i in range(4) for j in range(i + 1, 4)]
+    interactions = pd.DataFrame(
+        {"a": [a for a, _ in pairs], "b": [b for _, b in pairs], "eta2": 0.01, "F": 5.0, "p": 0.01}
+    )
+    groups = importance.groupby("group", as_index=False)[["anova_eta2", "fanova"]].sum()
+    meta = {
+        "experiment": exp.name,
+        "metric": METRIC,
+        "mode": "max",
+        "epoch": 3,
+        "n_trials_total": len(trials),
+        "n_used": int((trials["epochs"] >= 3).sum()),
+        "rule": "placeholder (render-only timing)",
+        "bins": 4,
+        "notes": ["placeholder importance: only the rendering is timed"],
+    }
+    t = time.perf_counter()
+    write_report(exp / "report", importance, interactions, groups, meta, trials, curves)
+    times["write_report"] = time.perf_counter() - t
+    return times
+
+
+if __name__ == "__main__":
+    sys.exit(main())
