@@ -148,7 +148,12 @@ def run(exp: Path) -> dict[str, float]:
     experiment = load_experiment(exp)
     times["load_experiment"] = time.perf_counter() - t
     t = time.perf_counter()
-    report = compute_importance(experiment, metric=METRIC)
+    from analysis._importance import FanovaSettings
+
+    # the settings `harness report` uses for an experiment of this size
+    report = compute_importance(
+        experiment, metric=METRIC, fanova=FanovaSettings.for_trials(len(experiment.trials))
+    )
     times["compute_importance"] = time.perf_counter() - t
     t = time.perf_counter()
     fid = report.fidelity

@@ -13,7 +13,6 @@ from search_spaces import ConfigError
 __all__ = ["report_command"]
 
 FORMATS = ("md", "html", "csv", "json")
-LARGE = 2000  # trials above which fANOVA uses lighter forests
 
 
 def _formats(spec: str) -> tuple[str, ...]:
@@ -91,9 +90,7 @@ def report_command(
     named: dict[str, Any] = {}
     metas: dict[str, dict[str, Any]] = {}
     for exp in experiments:
-        # Optuna's fANOVA computes marginals in pure Python: lighter forests keep a report of
-        # thousands of trials to seconds (the interval columns still say how stable they are).
-        fanova = FanovaSettings.fast() if len(exp.trials) > LARGE else FanovaSettings()
+        fanova = FanovaSettings.for_trials(len(exp.trials))
         report = compute_importance(
             exp,
             metric=metric,
