@@ -115,6 +115,21 @@ class ImportanceReport:
     anova: AnovaResult | None = None
     fanova: FanovaResult | None = None
 
+    def meta(self) -> dict[str, Any]:
+        """The header a renderer needs: experiment, metric, mode, fidelity, bins, notes."""
+        fid = self.fidelity
+        return {
+            "experiment": self.experiment,
+            "metric": self.metric,
+            "mode": self.mode,
+            "epoch": fid.epoch,
+            "n_trials_total": fid.n_trials_total,
+            "n_used": fid.n_used,
+            "rule": fid.rule,
+            "bins": self.settings.get("bins"),
+            "notes": list(self.notes),
+        }
+
     def to_dict(self) -> dict[str, Any]:
         """JSON-able form: NaN becomes ``None``, numpy scalars become Python numbers."""
         return _jsonable(

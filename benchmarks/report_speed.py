@@ -157,17 +157,7 @@ def run(exp: Path) -> dict[str, float]:
     times["compute_importance"] = time.perf_counter() - t
     t = time.perf_counter()
     fid = report.fidelity
-    meta = {
-        "experiment": report.experiment,
-        "metric": report.metric,
-        "mode": report.mode,
-        "epoch": fid.epoch,
-        "n_trials_total": fid.n_trials_total,
-        "n_used": fid.n_used,
-        "rule": fid.rule,
-        "bins": report.settings.get("bins"),
-        "notes": list(report.notes),
-    }
+    meta = report.meta()
     write_report(
         exp / "report",
         report.table,

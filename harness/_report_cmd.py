@@ -23,21 +23,6 @@ def _formats(spec: str) -> tuple[str, ...]:
     return chosen
 
 
-def _meta(report: Any) -> dict[str, Any]:
-    fid = report.fidelity
-    return {
-        "experiment": report.experiment,
-        "metric": report.metric,
-        "mode": report.mode,
-        "epoch": fid.epoch,
-        "n_trials_total": fid.n_trials_total,
-        "n_used": fid.n_used,
-        "rule": fid.rule,
-        "bins": report.settings["bins"],
-        "notes": list(report.notes),
-    }
-
-
 def _print_ranking(report: Any, meta: dict[str, Any], console: Console) -> None:
     from analysis import ranking_rows
 
@@ -101,7 +86,7 @@ def report_command(
             seed=seed,
             fanova=fanova,
         )
-        meta = _meta(report)
+        meta = report.meta()
         _print_ranking(report, meta, console)
         target = out if (out is not None and len(experiments) == 1) else exp.path / "report"
         target.mkdir(parents=True, exist_ok=True)

@@ -33,49 +33,14 @@ __all__ = [
 _EXTENDS = "extends"
 
 
-def _recipes_dir() -> Any:
-    return importlib.resources.files("search_spaces") / "recipes"
-
-
 def list_recipes() -> list[str]:
     """Names of the recipes shipped with the package (``cpu_demo``, ``stage1pp``)."""
-    return sorted(
-        p.name[: -len(".yaml")] for p in _recipes_dir().iterdir() if p.name.endswith(".yaml")
-    )
+    return list_named("recipes")
 
 
 def _read_yaml(name_or_path: str | Path) -> tuple[dict[str, Any], str, str]:
     """Return (mapping, source label, raw text) of a built-in recipe name or a YAML path."""
-    text: str
-    as_path = Path(name_or_path)
-    if str(name_or_path) in list_recipes():
-        resource = _recipes_dir() / f"{name_or_path}.yaml"
-        text = resource.read_text(encoding="utf-8")
-        label = f"recipes/{name_or_path}.yaml"
-    elif as_path.suffix in {".yaml", ".yml"} or as_path.exists():
-        if not as_path.is_file():
-            raise ConfigError(
-                f"recipe {str(name_or_path)!r}: no such file; give a YAML path or one of the "
-                f"built-in recipes: {', '.join(list_recipes())}"
-            )
-        text = as_path.read_text(encoding="utf-8")
-        label = str(as_path)
-    else:
-        raise ConfigError(
-            f"unknown recipe {str(name_or_path)!r}: give a YAML path or one of the built-in "
-            f"recipes: {', '.join(list_recipes())}"
-        )
-    try:
-        data = yaml.safe_load(text) or {}
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"{label}:{mark.line + 1}" if mark is not None else label
-        raise ConfigError(f"{where}: not valid YAML ({getattr(exc, 'problem', exc)})") from None
-    if not isinstance(data, dict):
-        raise ConfigError(
-            f"{label}: a recipe must be a mapping of sections, got {type(data).__name__}"
-        )
-    return data, label, text
+    return read_named_yaml(name_or_path, "recipes", "recipe")
 
 
 def list_named(folder: str) -> list[str]:
