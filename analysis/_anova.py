@@ -213,8 +213,17 @@ def _anova(
     draws = None
     if bootstrap:
         draws = bootstrap_eta2(factors, y, bootstrap, seed)
-        effects.loc[factors.kept, "eta2_lo"] = np.nanpercentile(draws, 2.5, axis=0)
-        effects.loc[factors.kept, "eta2_hi"] = np.nanpercentile(draws, 97.5, axis=0)
+        usable = np.isfinite(draws).all(axis=1).mean() if len(draws) else 0.0
+        if usable >= 0.5:
+            effects.loc[factors.kept, "eta2_lo"] = np.nanpercentile(draws, 2.5, axis=0)
+            effects.loc[factors.kept, "eta2_hi"] = np.nanpercentile(draws, 97.5, axis=0)
+        else:
+            draws = None
+            notes.append(
+                f"no bootstrap interval: {1 - usable:.0%} of the resamples have too few "
+                f"distinct trials for the {factors.design()[0].shape[1]}-column model; run more "
+                "trials or use fewer bins"
+            )
     shared = float(fit.rsquared - effects.loc[factors.kept, "eta2"].sum())
     if shared > _SHARED_NOTE:
         notes.append(

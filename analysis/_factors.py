@@ -203,6 +203,11 @@ def bootstrap_eta2(factors: Factors, y: np.ndarray, draws: int, seed: int) -> np
     out = np.full((draws, len(slices)), np.nan)
     for i in range(draws):
         w = np.bincount(rng.integers(0, n, n), minlength=n).astype(float)
+        # A resample with fewer distinct trials than the model has columns (plus residual
+        # room) is saturated: every factor then "explains" nothing. Such draws carry no
+        # information about eta² and are left out (NaN) instead of pulling the interval to 0.
+        if np.linalg.matrix_rank(x[w > 0]) >= int((w > 0).sum()) - 1:
+            continue
         xw = x.T * w
         gram, xty = xw @ x, xw @ z
         mean = w @ z / n

@@ -311,3 +311,17 @@ def test_groups_sum_eta2_by_prefix():
     assert groups.loc["optim", "eta2"] == pytest.approx(eta["optim.lr"])
     assert groups.index[0] == "loss weights"
     assert groups.loc["loss weights", "eta2_lo"] <= groups.loc["loss weights", "eta2"]
+
+
+def test_a_nearly_saturated_model_gives_no_bootstrap_interval_rather_than_zero():
+    # 24 trials, 7 parameters x 4 bins = 22 columns: every resample (about 15 distinct trials)
+    # fits perfectly, so its eta² are all 0. That says nothing about eta²: no interval, a note.
+    rng = np.random.default_rng(0)
+    params = [f"w.p{i}" for i in range(7)]
+    frame = pd.DataFrame(rng.uniform(size=(24, 7)), columns=params)
+    frame["value"] = frame["w.p0"] + rng.normal(0, 0.1, 24)
+    result = anova_importance(frame, params, bins=4, interactions=0, bootstrap=50, seed=1)
+    eff = result.effects.set_index("parameter")
+    assert eff["eta2"].notna().all()
+    assert eff["eta2_lo"].isna().all() and eff["eta2_hi"].isna().all()
+    assert any("no bootstrap interval" in note for note in result.notes)
