@@ -10,7 +10,7 @@ from __future__ import annotations
 from analysis._anova import DEFAULT_GROUPS, AnovaResult, anova_importance, group_of
 from analysis._compare import compare_rankings, write_comparison
 from analysis._fanova import FanovaResult, distributions_from_space, fanova_importance
-from analysis._fidelity import Fidelity, choose_fidelity, resolve_metric
+from analysis._fidelity import Fidelity, choose_fidelity, default_epoch, resolve_metric
 from analysis._importance import (
     TABLE_COLUMNS,
     FanovaSettings,
@@ -36,6 +36,7 @@ __all__ = [
     "choose_fidelity",
     "compare_rankings",
     "compute_importance",
+    "default_epoch",
     "distributions_from_space",
     "fanova_importance",
     "group_of",

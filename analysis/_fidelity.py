@@ -121,6 +121,18 @@ def choose_fidelity(
     return _from_trials(exp, column, epoch)
 
 
+def default_epoch(reached: pd.Series) -> int:
+    """The highest epoch that at least ``max(min(10, n), ceil(20% of n))`` of ``n`` trials
+    reached (``reached``: each trial's last epoch with a value).
+
+    Trials ASHA stopped before it are left out rather than compared at a budget they never had.
+    """
+    need = max(min(MIN_TRIALS, len(reached)), math.ceil(MIN_SHARE * len(reached)))
+    return next(
+        int(e) for e in sorted(reached.unique(), reverse=True) if (reached >= e).sum() >= need
+    )
+
+
 def _base(exp: Experiment) -> pd.DataFrame:
     cols = [*exp.keys, "status", *exp.params]
     return exp.trials[[c for c in cols if c in exp.trials.columns]]
@@ -144,8 +156,7 @@ def _from_curves(exp: Experiment, metric: str, epoch: int | None) -> Fidelity:
     n_valued = len(reached)
     need = max(min(MIN_TRIALS, n_valued), math.ceil(MIN_SHARE * n_valued))
     if epoch is None:
-        candidates = sorted(reached.unique(), reverse=True)
-        chosen = next(int(e) for e in candidates if (reached >= e).sum() >= need)
+        chosen = default_epoch(reached)
         if n_valued < MIN_TRIALS:
             why = (
                 f"the highest epoch that all {n_valued} trials with a value reached "

@@ -19,6 +19,7 @@ import pandas as pd
 from rich.console import Console
 from rich.table import Table
 
+from analysis import default_epoch
 from harness._rundir import write_json
 from harness._tables import best_row, build_tables, records_from_result_grid, write_tables
 from harness._tuner import SearchSettings, StageResult, run_stage, stage_recipe
@@ -30,13 +31,10 @@ STATE = "plan_state.json"
 
 
 def fidelity_table(
-    trials: pd.DataFrame, curves: pd.DataFrame, metric: str, min_share: float = 0.2
+    trials: pd.DataFrame, curves: pd.DataFrame, metric: str
 ) -> tuple[pd.DataFrame, int | None]:
-    """Each trial's parameters and its metric at one common epoch.
-
-    The epoch is the highest one that at least ``max(min(10, n), ceil(min_share * n))`` trials
-    reached, so that trials ASHA stopped earlier are left out rather than compared at a budget
-    they never had.
+    """Each trial's parameters and its metric at one common epoch: the report's default
+    fidelity (:func:`analysis.default_epoch`), so a plan narrows on what a report would rank.
 
     Returns:
         (table with one row per trial that reached the epoch, the epoch) — ``(empty, None)``
@@ -44,11 +42,10 @@ def fidelity_table(
     """
     if curves.empty or metric not in curves:
         return trials.iloc[0:0], None
-    n = trials["trial_id"].nunique()
-    need = max(min(10, n), math.ceil(min_share * n))
-    reached = curves.groupby("trial_id")["epoch"].max()
-    epochs = sorted(reached.unique(), reverse=True)
-    epoch = next((int(e) for e in epochs if (reached >= e).sum() >= need), int(min(epochs)))
+    reached = curves.dropna(subset=[metric]).groupby("trial_id")["epoch"].max()
+    if reached.empty:
+        return trials.iloc[0:0], None
+    epoch = default_epoch(reached)
     at = curves[curves["epoch"] == epoch][["trial_id", metric]]
     table = trials.drop(columns=[metric], errors="ignore").merge(at, on="trial_id", how="inner")
     return table, epoch

@@ -119,26 +119,6 @@ def _resolve_extends(name_or_path: str | Path, seen: tuple[str, ...] = ()) -> tu
     return _deep_merge(base, data), label, text
 
 
-def _line_of(text: str, loc: Iterable[str | int]) -> int | None:
-    """1-based line of the YAML node at ``loc`` (or of its nearest existing parent)."""
-    try:
-        node = yaml.compose(text)
-    except yaml.YAMLError:
-        return None
-    line = None
-    for key in loc:
-        if not isinstance(node, yaml.MappingNode):
-            break
-        for k, v in node.value:
-            if k.value == str(key):
-                line = k.start_mark.line + 1
-                node = v
-                break
-        else:
-            break
-    return line
-
-
 def yaml_line(text: str, loc: Iterable[str | int]) -> int | None:
     """1-based line of the YAML node at ``loc``, or of its nearest existing parent.
 
@@ -212,7 +192,7 @@ def _validate(data: Mapping[str, Any], label: str, text: str | None) -> Recipe:
             path = ".".join(str(p) for p in loc) or "<recipe>"
             where = label
             if text is not None:
-                line = _line_of(text, loc)
+                line = yaml_line(text, loc)
                 if line is not None:
                     where = f"{label}:{line}"
             if err["type"] == "extra_forbidden":
