@@ -7,6 +7,7 @@ start with ``extends: <name or path>``; its own values are then merged over that
 
 from __future__ import annotations
 
+import copy
 import importlib.resources
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -259,7 +260,13 @@ def apply_overrides(
         ConfigError: an unknown path (the message lists the valid keys at that level) or a value
             of the wrong type (the message gives the path, the value and the allowed form).
     """
-    data = recipe.model_dump(mode="json") if isinstance(recipe, Recipe) else dict(recipe)
+    # a deep copy: the caller's mapping (a Ray trainable's base recipe, reused by every trial an
+    # actor runs) must not carry one trial's values into the next
+    data = (
+        recipe.model_dump(mode="json")
+        if isinstance(recipe, Recipe)
+        else copy.deepcopy(dict(recipe))
+    )
     if not isinstance(overrides, Mapping):
         overrides = dict(parse_override(o) for o in overrides)
     for path, value in overrides.items():

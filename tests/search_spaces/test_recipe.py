@@ -175,3 +175,17 @@ def test_extends_relative_path_and_cycles(tmp_path):
 def test_unknown_recipe_lists_the_built_in_ones():
     with pytest.raises(ConfigError, match="cpu_demo, stage1pp"):
         load_recipe("nope")
+
+
+def test_apply_overrides_leaves_the_callers_mapping_as_it_was():
+    # A Ray trainable applies each trial's overrides to one base mapping; a shallow copy let the
+    # nested sections of one trial leak into the next trial the same actor ran.
+    from search_spaces import apply_overrides, load_recipe
+
+    base = load_recipe("cpu_demo").model_dump(mode="json")
+    first = apply_overrides(base, {"loss.weights.boundary": 0.0}, source="trial 1")
+    second = apply_overrides(base, {"seed": 99}, source="trial 2")
+
+    assert first.loss.weights.boundary == 0.0
+    assert base["loss"]["weights"]["boundary"] == 0.2
+    assert second.loss.weights.boundary == 0.2
