@@ -1,14 +1,16 @@
-"""Connecting to Ray: an existing cluster (``--address``, ``RAY_ADDRESS``) or a local instance."""
+"""Connecting to Ray (an existing cluster via ``--address``/``RAY_ADDRESS``, or a local instance)
+and choosing where an experiment lives on it (``--storage``)."""
 
 from __future__ import annotations
 
 import os
 import socket
+from pathlib import Path
 from typing import Any
 
 from search_spaces import ConfigError
 
-__all__ = ["connect"]
+__all__ = ["connect", "resolve_storage"]
 
 
 def _probe(address: str, timeout_s: float) -> None:
@@ -59,3 +61,38 @@ def connect(address: str | None, *, num_cpus: int | None = None, timeout_s: floa
             f"--address {address!r}: cannot connect to a Ray cluster ({str(exc).splitlines()[0]})"
         ) from None
     return ray
+
+
+def resolve_storage(storage: str | None, runs_dir: Path) -> tuple[Path, str | None]:
+    """Where experiments go: ``(local folder of experiment directories, remote URI or None)``.
+
+    * no ``--storage``: experiments are ``runs_dir/<name>``, Ray's state included;
+    * a path or ``file://`` URI: experiments are ``<path>/<name>``, Ray's state, tables, spec and
+      every trial's files included. On a multi-node cluster this must be a filesystem that every
+      node mounts at the same path (NFS, a cluster filesystem), because trials on every node
+      write their files there and read the shared ``split.json``;
+    * any other URI that pyarrow's filesystems accept (``s3://bucket/runs``, ``gs://…``,
+      ``hdfs://…``): Ray's state and the trials' checkpoints go to ``<URI>/<name>`` (so a trial
+      whose node died resumes on another node, and ``--resume`` works from any driver that has
+      the local directory); ``spec.json`` and the tables are written to ``runs_dir/<name>`` on
+      the driver; files a trial writes itself (``best.pt``) stay on the node that trained it.
+
+    Raises:
+        ConfigError: a URI whose scheme pyarrow cannot open.
+    """
+    if storage is None:
+        return Path(runs_dir), None
+    if storage.startswith("file://"):
+        return Path(storage[len("file://") :]), None
+    if "://" not in storage:
+        return Path(storage), None
+    import pyarrow.fs
+
+    try:
+        pyarrow.fs.FileSystem.from_uri(storage)
+    except (ValueError, OSError, pyarrow.ArrowException) as exc:
+        raise ConfigError(
+            f"--storage {storage!r}: not a filesystem pyarrow can open "
+            f"({str(exc).splitlines()[0]}); give a shared path or e.g. s3://bucket/runs"
+        ) from None
+    return Path(runs_dir), storage.rstrip("/")

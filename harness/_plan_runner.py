@@ -22,7 +22,14 @@ from rich.table import Table
 from analysis import default_epoch
 from harness._rundir import write_json
 from harness._tables import best_row, build_tables, records_from_result_grid, write_tables
-from harness._tuner import SearchSettings, StageResult, run_stage, stage_recipe
+from harness._tuner import (
+    SearchSettings,
+    StageResult,
+    ray_experiment_path,
+    run_config,
+    run_stage,
+    stage_recipe,
+)
 from search_spaces import ConfigError, Plan, Recipe, Space, apply_overrides, flatten, load_space
 
 __all__ = ["fidelity_table", "run_plan"]
@@ -70,6 +77,7 @@ def _validation_stage(
     from harness._trainable import make_ray_trainable
 
     directory = directory.resolve()
+    directory.mkdir(parents=True, exist_ok=True)
     recipe = stage_recipe(base, settings)
     trainable = tune.with_resources(
         make_ray_trainable(
@@ -86,8 +94,11 @@ def _validation_stage(
         console,
         title=f"validation x{seeds} seeds",
     )
-    if tune.Tuner.can_restore(directory):
-        tuner = tune.Tuner.restore(str(directory), trainable=trainable, resume_errored=True)
+    ray_path = ray_experiment_path(directory, settings)
+    if tune.Tuner.can_restore(ray_path):
+        tuner = tune.Tuner.restore(
+            ray_path, trainable=trainable, resume_unfinished=True, resume_errored=True
+        )
         tuner._local_tuner.get_run_config().callbacks = [progress]
     else:
         tuner = tune.Tuner(
@@ -99,12 +110,7 @@ def _validation_stage(
                 max_concurrent_trials=settings.concurrency,
                 trial_dirname_creator=_trial_dirname,
             ),
-            run_config=tune.RunConfig(
-                name=directory.name,
-                storage_path=str(directory.parent),
-                callbacks=[progress],
-                verbose=0,
-            ),
+            run_config=run_config(directory, settings, [progress]),
         )
     try:
         grid = tuner.fit()
@@ -153,13 +159,16 @@ def run_plan(
             max_epochs=stage.max_epochs or recipe.optim.epochs,
             grace_period=min(stage.grace_period, stage.max_epochs or recipe.optim.epochs),
             reduction_factor=stage.reduction_factor,
+            # under a storage URI each stage's Ray state goes to <URI>/<plan run>/<NN-stage>
+            storage=None if settings.storage is None else f"{settings.storage}/{run_dir.name}",
         )
         if stage.inherits_best and previous is not None and previous[1].best is not None:
             base = apply_overrides(
                 base, _params(previous[1].best, previous[0]), source=f"stage {stage.name}"
             )
         finished = stage.name in state["finished"]
-        if not finished and directory.exists() and not tune.Tuner.can_restore(directory):
+        restorable = tune.Tuner.can_restore(ray_experiment_path(directory, stage_settings))
+        if not finished and directory.exists() and not restorable:
             shutil.rmtree(directory)  # killed before Ray saved anything: start the stage over
         console.print(f"[bold]stage {index}/{len(plan.stages)}: {stage.name}[/]")
         if stage.is_validation:
@@ -199,7 +208,7 @@ def run_plan(
                     base,
                     stage_settings,
                     console=console,
-                    resume=resume and tune.Tuner.can_restore(directory),
+                    resume=resume and restorable,
                     title=stage.name,
                 )
         if result.interrupted:

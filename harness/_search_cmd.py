@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +18,18 @@ from search_spaces import ConfigError, Recipe
 __all__ = ["print_stage_result", "search_command"]
 
 SPEC = "spec.json"
+# the order statuses are counted in at the end of a search
+STATUS_ORDER = (
+    "completed",
+    "early_stopped",
+    "pruned",
+    "memory_cap",
+    "oom",
+    "diverged",
+    "data_error",
+    "error",
+    "running",
+)
 
 
 def _fmt(value: Any) -> str:
@@ -34,12 +47,7 @@ def print_stage_result(
     if trials.empty:
         console.print("[red]no trial finished[/]")
         return
-    counts = trials["status"].value_counts().to_dict()
-    console.print(
-        "trials: "
-        + ", ".join(f"{k} {v}" for k, v in sorted(counts.items()))
-        + f" (of {len(trials)})"
-    )
+    console.print(status_counts(trials))
     params = [
         c for c in trials.columns if "." in c and not c.startswith(("final.", "best.", "raw."))
     ]
@@ -66,6 +74,22 @@ def print_stage_result(
             best.add_row(col, _fmt(result.best[col]))
         console.print(best)
     console.print(f"experiment directory: [bold]{result.directory}[/]")
+
+
+def status_counts(trials: Any) -> str:
+    """One line counting the trials of each status (and OOM retries and nodes, when any)."""
+    counts = trials["status"].value_counts().to_dict()
+    order = [s for s in STATUS_ORDER if s in counts] + sorted(set(counts) - set(STATUS_ORDER))
+    line = "trials: " + ", ".join(f"{s} {counts[s]}" for s in order) + f" (of {len(trials)})"
+    if "attempts" in trials:
+        retried = int((trials["attempts"].fillna(1) > 1).sum())
+        if retried:
+            line += f"; {retried} retried after an OOM at half batch size"
+    if "node_id" in trials:
+        nodes = trials["node_id"].dropna().nunique()
+        if nodes > 1:
+            line += f"; ran on {nodes} nodes"
+    return line
 
 
 def _common_prefix(paths: list[str]) -> str:
@@ -105,12 +129,16 @@ def search_command(
     address: str | None,
     resume: bool,
     console: Console,
+    storage: str | None = None,
 ) -> int:
     """Run ``harness search``; return the exit code."""
-    from harness._cluster import connect
+    from harness._cluster import connect, resolve_storage
     from search_spaces import Space, load_space
 
     space = None
+    runs_dir, storage_uri = resolve_storage(storage, runs_dir)
+    if settings is not None and not resume:
+        settings = replace(settings, storage=storage_uri)
     if resume:
         if name is None:
             raise ConfigError("--resume needs --name NAME of the search to continue")

@@ -37,6 +37,8 @@ _RAY_KEYS = {
     "config",
     "should_checkpoint",
     "error",
+    "node_id",
+    "attempts",
     STATUS_KEY,
 }
 
@@ -107,6 +109,14 @@ def build_tables(
         row["wall_time_s"] = (last or {}).get("time_total_s", math.nan)
         row["images_per_s"] = summary.get("images_per_s", final.get("images_per_s", math.nan))
         row["node_ip"] = (last or {}).get("node_ip")
+        # the node of the trial's last report: where it ended after any restart elsewhere
+        nodes = [r.get("node_id") for r in rec.results if isinstance(r.get("node_id"), str)]
+        row["node_id"] = nodes[-1] if nodes else None
+        # from the final record, or from the epochs when the scheduler stopped the trial at max_t
+        # before it could send one
+        counts = [summary.get("attempts")] + [r.get("attempt") for r in epochs]
+        counts = [int(c) for c in counts if _is_number(c) and not math.isnan(c)]
+        row["attempts"] = max(counts, default=1)
         row["error"] = rec.error or (summary.get("error") or None)
         trial_rows.append(row)
     trials = pd.DataFrame(trial_rows)

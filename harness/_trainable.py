@@ -5,6 +5,12 @@ Any function ``fn(recipe, report, **kwargs)`` can be searched (``--trainable mod
 the trial's config (effective recipe values by dotted path) into a recipe, forwards each epoch's
 metrics to ``ray.tune.report`` and, when the function returns, reports one final record with the
 trial's status so the searcher can tell Optuna how the trial ended.
+
+Fault tolerance: a function that takes ``checkpoint_fn`` gets one that stores its state after each
+epoch as a Ray checkpoint attached to that epoch's report; one that takes ``resume_state`` is given
+the state of the trial's last checkpoint when Ray restarts the trial (its node died, its worker
+crashed), so it goes on at the next epoch instead of starting over. Every report carries the id of
+the Ray node that ran it (``node_id``), so the tables say where each trial ran.
 """
 
 from __future__ import annotations
@@ -13,6 +19,10 @@ import importlib
 import inspect
 import math
 import os
+import pickle
+import shutil
+import tempfile
+import traceback
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -31,6 +41,10 @@ __all__ = [
 # everything else in a trial config is an effective recipe value by dotted path.
 RAW_MARK = "~"
 _SUMMARY_FIELDS = ("peak_memory_bytes", "wall_time_s", "images_per_s", "n_params")
+STATE_FILE = "trial_state.pkl"
+# trials.train._faults.FAULT_ENV, spelled out: importing trials would load torch in every worker,
+# also those of analytic objectives that never touch it
+FAULT_ENV = "HARNESS_FAULT_INJECT"
 
 
 def resolve_trainable(spec: str) -> Callable[..., Any]:
@@ -96,10 +110,19 @@ def make_ray_trainable(
     """
     resolve_trainable(trainable)  # fail in the driver, not in every worker
     base = dict(base_recipe)
+    # Fault injection (tests only) is switched on in the driver's environment, never by a trial's
+    # config; it is carried to the workers here because they do not share the driver's env.
+    fault = os.environ.get(FAULT_ENV) or None
 
     def harness_trial(config: dict[str, Any]) -> None:
+        import ray
         from ray import tune
 
+        if fault is None:
+            os.environ.pop(FAULT_ENV, None)
+        else:
+            os.environ[FAULT_ENV] = fault
+        node_id = ray.get_runtime_context().get_node_id()
         fn = resolve_trainable(trainable)
         recipe = apply_overrides(base, effective_config(config), source="trial config")
         accepted = inspect.signature(fn).parameters
@@ -113,12 +136,55 @@ def make_ray_trainable(
             if "split_dir" in accepted:
                 kwargs["split_dir"] = experiment_dir
 
+        pending: dict[int, str] = {}  # epoch -> directory of the state checkpoint_fn saved
+        if "checkpoint_fn" in accepted:
+
+            def checkpoint_fn(epoch: int, state: Any) -> None:
+                folder = tempfile.mkdtemp(prefix="harness-ckpt-")
+                with open(os.path.join(folder, STATE_FILE), "wb") as fh:
+                    pickle.dump(state, fh, protocol=pickle.HIGHEST_PROTOCOL)
+                pending[int(epoch)] = folder
+
+            kwargs["checkpoint_fn"] = checkpoint_fn
+        restored = tune.get_checkpoint()
+        if restored is not None and "resume_state" in accepted:
+            with (
+                restored.as_directory() as folder,
+                open(os.path.join(folder, STATE_FILE), "rb") as fh,
+            ):
+                kwargs["resume_state"] = pickle.load(fh)  # written by checkpoint_fn below
+
+        reached = {"epoch": 0, "in_ray": False}
+
         def report(epoch: int, metrics: Mapping[str, Any]) -> None:
             record = _numbers(metrics)
             record.setdefault(metric, math.nan)
-            tune.report({**record, "epoch": int(epoch), STATUS_KEY: "running"})
+            record = {**record, "epoch": int(epoch), STATUS_KEY: "running", "node_id": node_id}
+            reached["epoch"], reached["in_ray"] = int(epoch), True
+            folder = pending.pop(int(epoch), None)
+            try:
+                if folder is None:
+                    tune.report(record)
+                else:
+                    tune.report(record, checkpoint=tune.Checkpoint.from_directory(folder))
+            finally:
+                if folder is not None:
+                    shutil.rmtree(folder, ignore_errors=True)  # Ray has persisted its own copy
+            reached["in_ray"] = False
 
-        summary = fn(recipe, report, **kwargs)
+        try:
+            summary = fn(recipe, report, **kwargs)
+        except Exception as exc:
+            if reached["in_ray"]:
+                raise  # Ray's own signal (a stop, a lost connection): Ray handles it
+            # A bug or an unforeseen failure of this configuration: a status like the others,
+            # not retried (FailureConfig's retries are for dead workers and nodes).
+            traceback.print_exc()
+            summary = {
+                "status": "error",
+                "error": f"{type(exc).__name__}: {exc}".splitlines()[0][:500],
+                "epochs": reached["epoch"],
+            }
         if hasattr(summary, "to_dict"):
             summary = summary.to_dict()
         summary = dict(summary or {})
@@ -131,6 +197,8 @@ def make_ray_trainable(
                 STATUS_KEY: str(summary.get("status", "completed")),
                 "error": str(summary.get("error") or ""),
                 "pid": os.getpid(),
+                "node_id": node_id,
+                "attempts": len(summary.get("attempts") or []) or 1,
             }
         )
         tune.report(record)

@@ -16,7 +16,14 @@ from harness._tables import best_row, build_tables, records_from_result_grid, wr
 from harness._trainable import make_ray_trainable, trial_dirname
 from search_spaces import ConfigError, Recipe, apply_overrides, flatten
 
-__all__ = ["DEFAULT_TRAINABLE", "SearchSettings", "StageResult", "run_stage"]
+__all__ = [
+    "DEFAULT_TRAINABLE",
+    "SearchSettings",
+    "StageResult",
+    "ray_experiment_path",
+    "run_config",
+    "run_stage",
+]
 
 DEFAULT_TRAINABLE = "trials:run_trial"
 JOURNAL = "optuna.journal"
@@ -42,6 +49,11 @@ class SearchSettings:
     metric: str = "iou_lesion"
     mode: str = "max"
     trainable: str = DEFAULT_TRAINABLE
+    # Ray restarts a trial this often after its worker or node died (from its last checkpoint)
+    max_failures: int = 2
+    # a non-local storage URI (s3://, gs://, ...) for Ray's state and checkpoints; None: they go
+    # to the experiment directory itself (see harness._cluster.resolve_storage)
+    storage: str | None = None
 
     def __post_init__(self) -> None:
         rules = [
@@ -63,6 +75,7 @@ class SearchSettings:
                 f"--gpus-per-trial must be >= 0, got {self.gpus_per_trial}",
             ),
             (self.mode in ("max", "min"), f"--mode must be max or min, got {self.mode!r}"),
+            (self.max_failures >= 0, f"--max-failures must be >= 0, got {self.max_failures}"),
             (
                 self.sampler in ("tpe", "random", "grid"),
                 f"--sampler must be tpe, random or grid, got {self.sampler!r}",
@@ -121,6 +134,33 @@ def stage_recipe(base: Recipe, settings: SearchSettings) -> Recipe:
     return apply_overrides(base, {"optim.epochs": settings.max_epochs}, source="search settings")
 
 
+def ray_experiment_path(directory: Path, settings: SearchSettings) -> str:
+    """Where Ray keeps a stage's state: the stage directory, or its place under the storage URI."""
+    if settings.storage is None:
+        return str(directory)
+    return f"{settings.storage.rstrip('/')}/{directory.name}"
+
+
+def run_config(directory: Path, settings: SearchSettings, callbacks: list[Any]) -> Any:
+    """The ``RunConfig`` of a stage: where its state goes, how failed trials are retried.
+
+    A trial whose worker or node dies is restarted up to ``settings.max_failures`` times from its
+    last checkpoint (one per epoch; the last two are kept, enough to survive a failure while the
+    newest is being written).
+    """
+    from ray import tune
+
+    storage = str(directory.parent) if settings.storage is None else settings.storage
+    return tune.RunConfig(
+        name=directory.name,
+        storage_path=storage,
+        callbacks=callbacks,
+        verbose=0,
+        failure_config=tune.FailureConfig(max_failures=settings.max_failures),
+        checkpoint_config=tune.CheckpointConfig(num_to_keep=2),
+    )
+
+
 def run_stage(
     directory: Path,
     space: Any,
@@ -174,10 +214,11 @@ def run_stage(
         title=title,
     )
     if resume:
-        if not tune.Tuner.can_restore(directory):
-            raise ConfigError(f"--resume: {directory} holds no Ray Tune state to resume")
+        ray_path = ray_experiment_path(directory, settings)
+        if not tune.Tuner.can_restore(ray_path):
+            raise ConfigError(f"--resume: {ray_path} holds no Ray Tune state to resume")
         tuner = tune.Tuner.restore(
-            str(directory),
+            ray_path,
             trainable=tune.with_resources(trainable, resources),
             resume_unfinished=True,
             resume_errored=True,
@@ -230,13 +271,7 @@ def run_stage(
                 trial_dirname_creator=_trial_dirname,
                 max_concurrent_trials=settings.concurrency,
             ),
-            run_config=tune.RunConfig(
-                name=directory.name,
-                storage_path=str(directory.parent),
-                callbacks=[progress],
-                verbose=0,
-                failure_config=tune.FailureConfig(max_failures=0),
-            ),
+            run_config=run_config(directory, settings, [progress]),
         )
     try:
         grid_result = tuner.fit()

@@ -4,6 +4,11 @@ from __future__ import annotations
 
 import json
 import math
+import os
+import signal
+import subprocess
+import sys
+import time
 
 import pandas as pd
 import pytest
@@ -100,3 +105,75 @@ def test_inherit_fixes_the_earlier_parameters_at_their_best(plan_run):
     final = _trials(run_dir, "final")
     assert sorted(final["seed"]) == [27, 28]
     assert final["final.score"].tolist() == pytest.approx([expected, expected])
+
+
+def _finished(table) -> pd.DataFrame:
+    try:
+        trials = pd.read_parquet(table)
+    except (OSError, ValueError):
+        return pd.DataFrame()
+    return trials[trials["status"].isin(["completed", "pruned"])] if not trials.empty else trials
+
+
+def test_sigkill_of_the_driver_in_stage_two_then_resume_loses_and_repeats_nothing(tmp_path):
+    (tmp_path / "plan.yaml").write_text(
+        "description: two stages\n"
+        "stages:\n"
+        "  - {name: coarse, space: lr, trials: 4, max_epochs: 2, grace_period: 2}\n"
+        "  - {name: focused, space: lr, trials: 4, max_epochs: 3, grace_period: 3,"
+        " narrow: {top_fraction: 0.5}}\n"
+    )
+    harness = [sys.executable, "-m", "harness.cli", "search"]
+    objective = ["--trainable", "harness._fault_objectives:checkpointed_bowl"]
+    objective += ["--metric", "score", "--mode", "max", "--concurrency", "2", "--seed", "4"]
+    env = {k: v for k, v in os.environ.items() if k != "RAY_ADDRESS"}
+    env["COLUMNS"] = "160"
+    run = tmp_path / "runs" / "killed"
+    proc = subprocess.Popen(
+        [*harness, "--plan", str(tmp_path / "plan.yaml"), "--name", "killed", *objective],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,  # the driver and the Ray instance it started die together
+    )
+    stage2 = run / "02-focused" / "trials.parquet"
+    deadline = time.monotonic() + 120
+    try:
+        while time.monotonic() < deadline and len(_finished(stage2)) < 2:
+            time.sleep(0.2)
+            assert proc.poll() is None, "the plan ended before it could be killed"
+        time.sleep(1.5)  # Ray snapshots its state every second; the kill lands after one
+        coarse_before = pd.read_parquet(run / "01-coarse" / "trials.parquet")
+        focused_before = _finished(stage2)
+        assert 2 <= len(focused_before) < 4
+        os.killpg(proc.pid, signal.SIGKILL)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+    assert json.loads((run / "plan_state.json").read_text())["finished"] == ["coarse"]
+
+    res = subprocess.run(
+        [*harness, "--resume", "--name", "killed"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert json.loads((run / "plan_state.json").read_text())["finished"] == ["coarse", "focused"]
+    # stage 1 was not run again: its table is the one written before the kill
+    pd.testing.assert_frame_equal(
+        pd.read_parquet(run / "01-coarse" / "trials.parquet"), coarse_before
+    )
+    focused = pd.read_parquet(stage2)
+    assert len(focused) == 4 and focused["trial_id"].is_unique
+    assert set(focused["status"]) <= {"completed", "pruned"}
+    kept = focused_before.merge(focused, on="trial_id", suffixes=("_before", "_after"))
+    assert len(kept) == len(focused_before)  # every trial finished before the kill is kept...
+    assert (kept["final.score_before"] == kept["final.score_after"]).all()  # ...as it was
+    curves = pd.read_parquet(run / "02-focused" / "curves.parquet")
+    assert not curves.duplicated(["trial_id", "epoch"]).any()  # and no epoch ran twice
+    assert (curves.groupby("trial_id")["epoch"].apply(sorted) == [[1, 2, 3]] * 4).all()

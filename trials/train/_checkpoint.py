@@ -1,16 +1,25 @@
-"""Saving and loading the best model of a run."""
+"""Saving and loading the best model of a run, and the random state of a resumable trial."""
 
 from __future__ import annotations
 
+import random
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 
 from search_spaces import ConfigError, Recipe
 from trials.model import HEAD_OUTPUTS, LesionSegmenter, build_model
 
-__all__ = ["load_checkpoint", "save_checkpoint"]
+__all__ = [
+    "capture_rng",
+    "load_checkpoint",
+    "restore_rng",
+    "restore_training_state",
+    "save_checkpoint",
+    "training_state",
+]
 
 
 def save_checkpoint(
@@ -54,3 +63,59 @@ def load_checkpoint(
     model.load_state_dict(state["model"])
     model.eval()
     return model, recipe, {k: state[k] for k in ("epoch", "metrics") if k in state}
+
+
+def capture_rng() -> dict[str, Any]:
+    """The states of every random generator a trial draws from (to resume it exactly)."""
+    state: dict[str, Any] = {
+        "python": random.getstate(),
+        "numpy": np.random.get_state(),
+        "torch": torch.get_rng_state(),
+    }
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def restore_rng(state: dict[str, Any]) -> None:
+    """Put back what :func:`capture_rng` captured."""
+    random.setstate(state["python"])
+    np.random.set_state(state["numpy"])
+    torch.set_rng_state(state["torch"])
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+def training_state(
+    epoch: int, modules: tuple[Any, ...], counters: tuple[Any, ...], summary: dict[str, Any]
+) -> dict[str, Any]:
+    """The whole state of a trial after ``epoch`` (what ``run_trial(resume_state=...)`` takes).
+
+    Args:
+        epoch: the epoch just completed.
+        modules: (model, optimizer, scheduler, grad scaler).
+        counters: (best monitored value, epochs since it, tiles seen, training seconds).
+        summary: the trial's summary so far, as a dict.
+    """
+    model, optimizer, scheduler, scaler = modules
+    return {
+        "epoch": epoch,
+        "model": model.state_dict(),
+        "optimizer": optimizer.state_dict(),
+        "scheduler": scheduler.state_dict(),
+        "scaler": scaler.state_dict(),
+        "counters": list(counters),
+        "rng": capture_rng(),
+        "summary": summary,
+    }
+
+
+def restore_training_state(state: dict[str, Any], modules: tuple[Any, ...]) -> tuple[Any, ...]:
+    """Load a :func:`training_state` into ``modules``; return its counters."""
+    model, optimizer, scheduler, scaler = modules
+    model.load_state_dict(state["model"])
+    optimizer.load_state_dict(state["optimizer"])
+    scheduler.load_state_dict(state["scheduler"])
+    scaler.load_state_dict(state["scaler"])
+    restore_rng(state["rng"])
+    return tuple(state["counters"])

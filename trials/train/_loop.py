@@ -31,12 +31,15 @@ from trials.losses import CompositeLoss
 from trials.memory import MemoryGuard
 from trials.metrics import MetricAccumulator
 from trials.model import LesionSegmenter, build_model
-from trials.train._checkpoint import save_checkpoint
+from trials.train._checkpoint import restore_training_state, save_checkpoint, training_state
+from trials.train._faults import parse_fault
 from trials.train._summary import TrialSummary
 
-__all__ = ["ReportFn", "evaluate_samples", "run_trial"]
+__all__ = ["CheckpointFn", "ReportFn", "evaluate_samples", "run_trial"]
 
 ReportFn = Callable[[int, dict[str, float]], Any]
+# (epoch, state): the whole training state after an epoch, handed over right before report()
+CheckpointFn = Callable[[int, dict[str, Any]], Any]
 ProgressFn = Callable[[dict[str, Any]], None]
 
 
@@ -103,6 +106,8 @@ def run_trial(
     device: str | torch.device | None = None,
     progress: ProgressFn | None = None,
     log: Callable[[str], None] | None = None,
+    checkpoint_fn: CheckpointFn | None = None,
+    resume_state: Mapping[str, Any] | None = None,
 ) -> TrialSummary:
     """Train one configuration and call ``report(epoch, metrics)`` after each epoch.
 
@@ -118,6 +123,12 @@ def run_trial(
         device: ``"cpu"``, ``"cuda"``, ``"cuda:1"``; default: CUDA when available.
         progress: receives fine-grained events (``start``, ``step``, ``val``) for progress bars.
         log: receives human-readable warnings (memory, skipped samples, OOM retries).
+        checkpoint_fn: called after each epoch, right before ``report``, with the epoch and the
+            whole training state (model, optimizer, scheduler, scaler, best so far, early-stopping
+            counter, random generators, summary so far): a dict of tensors and plain values that
+            ``torch.save`` or pickle can store. Nothing here knows where it goes.
+        resume_state: such a state: training continues at the epoch after it, with the same
+            epoch numbers, the same batches and the same result as an uninterrupted run.
 
     Returns:
         The trial's summary; ``status`` says how it ended (see ``STATUSES``).
@@ -131,6 +142,10 @@ def run_trial(
     if workdir is not None:
         workdir.mkdir(parents=True, exist_ok=True)
     summary = TrialSummary(device=str(dev))
+    if resume_state is not None:
+        # the summary so far (attempts, best, peak memory, time spent) carries on
+        summary = TrialSummary(**{**resume_state["summary"], "device": str(dev)})
+        started -= summary.wall_time_s
     emit = progress or (lambda event: None)
     say = log or (lambda msg: None)
 
@@ -145,12 +160,25 @@ def run_trial(
         say(f"skipped {len(splits.skipped)} bad sample(s): {splits.skipped[:5]}")
 
     attempt = recipe
-    while True:
-        summary.attempts.append(
-            {"batch_size": attempt.data.batch_size, "accumulation": attempt.optim.accumulation}
+    if resume_state is not None and summary.attempts:
+        last = summary.attempts[-1]
+        attempt = apply_overrides(
+            recipe,
+            {"data.batch_size": last["batch_size"], "optim.accumulation": last["accumulation"]},
+            source="resumed attempt",
         )
+    fault = parse_fault()
+    while True:
+        if resume_state is None or len(summary.attempts) == 0:
+            summary.attempts.append(
+                {"batch_size": attempt.data.batch_size, "accumulation": attempt.optim.accumulation}
+            )
+        hooks = _Hooks(report, checkpoint_fn, resume_state, fault, len(summary.attempts), started)
+        resume_state = None  # a retry after an OOM starts from scratch
         try:
-            _train(attempt, splits, dev, workdir, report, emit, say, summary)
+            _train(attempt, splits, dev, workdir, hooks, emit, say, summary)
+            if summary.status in ("completed", "early_stopped"):
+                summary.error = None  # an OOM before a successful retry is not the outcome
             break
         except torch.cuda.OutOfMemoryError as exc:
             summary.status, summary.error = "oom", f"CUDA out of memory: {exc}".splitlines()[0]
@@ -175,12 +203,37 @@ def run_trial(
     return summary
 
 
+class _Hooks:
+    """What one attempt reports to, resumes from and has injected (see ``trials.train._faults``)."""
+
+    def __init__(
+        self,
+        report: ReportFn | None,
+        checkpoint_fn: CheckpointFn | None,
+        resume_state: Mapping[str, Any] | None,
+        fault: Any,
+        attempt: int,
+        started: float,
+    ) -> None:
+        self.report, self.checkpoint_fn, self.resume_state = report, checkpoint_fn, resume_state
+        self.fault, self.attempt, self.started = fault, attempt, started
+
+    def inject(self, recipe: Recipe, epoch: int) -> None:
+        """Raise the injected fault when this is its epoch on a first attempt."""
+        if self.fault is None or self.attempt != 1 or epoch != self.fault.epoch:
+            return
+        from search_spaces import flatten
+
+        if self.fault.applies(flatten(recipe)):
+            self.fault.raise_now()
+
+
 def _train(
     recipe: Recipe,
     splits: Any,
     dev: torch.device,
     workdir: Path | None,
-    report: ReportFn | None,
+    hooks: _Hooks,
     emit: ProgressFn,
     say: Callable[[str], None],
     summary: TrialSummary,
@@ -223,6 +276,12 @@ def _train(
     best_value: float | None = None
     since_best = 0
     tiles_seen, train_seconds = 0, 0.0
+    start_epoch = 1
+    if hooks.resume_state is not None:
+        state = hooks.resume_state
+        counters = restore_training_state(state, (model, optimizer, scheduler, scaler))
+        best_value, since_best, tiles_seen, train_seconds = counters
+        start_epoch = int(state["epoch"]) + 1
 
     emit(
         {
@@ -238,7 +297,7 @@ def _train(
     summary.memory_kind = guard.kind
     try:
         with guard:
-            for epoch in range(1, opt_cfg.epochs + 1):
+            for epoch in range(start_epoch, opt_cfg.epochs + 1):
                 t0 = time.perf_counter()
                 frozen = epoch <= opt_cfg.freeze_encoder_epochs
                 for p in model.encoder.parameters():
@@ -255,6 +314,8 @@ def _train(
                 optimizer.zero_grad(set_to_none=True)
                 for i, batch in enumerate(loader):
                     guard.check()
+                    if i == 0:
+                        hooks.inject(recipe, epoch)
                     images = batch["image"].to(dev, non_blocking=True)
                     masks = batch["mask"].to(dev, non_blocking=True)
                     if channels_last:
@@ -304,6 +365,7 @@ def _train(
                         "images_per_s": (n_tiles / train_time) if train_time > 0 else 0.0,
                         "memory_peak_bytes": float(guard.peak_bytes),
                         "encoder_frozen": float(frozen),
+                        "attempt": float(hooks.attempt),
                     }
                 )
                 summary.epochs = epoch
@@ -336,8 +398,14 @@ def _train(
                         summary.checkpoint = str(path)
                 else:
                     since_best += 1
-                if report is not None:
-                    report(epoch, metrics)
+                if hooks.checkpoint_fn is not None:
+                    summary.wall_time_s = time.perf_counter() - hooks.started
+                    counters = (best_value, since_best, tiles_seen, train_seconds)
+                    modules = (model, optimizer, scheduler, scaler)
+                    state = training_state(epoch, modules, counters, summary.to_dict())
+                    hooks.checkpoint_fn(epoch, state)
+                if hooks.report is not None:
+                    hooks.report(epoch, metrics)
                 patience = opt_cfg.early_stopping.patience
                 if patience is not None and since_best >= patience and epoch < opt_cfg.epochs:
                     summary.status = "early_stopped"
