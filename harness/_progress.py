@@ -51,6 +51,7 @@ class SearchProgress(Callback):
         console: Console | None,
         title: str = "search",
         on_write: Callable[[], None] | None = None,
+        show_best: bool = True,
     ) -> None:
         self.directory = directory
         self.total = total
@@ -62,6 +63,7 @@ class SearchProgress(Callback):
         self.started = time.monotonic()
         self._live: Live | None = None
         self._on_write = on_write
+        self.show_best = show_best
 
     def __getstate__(self) -> dict[str, Any]:
         # Ray pickles the run config (with its callbacks) into the experiment directory; the
@@ -166,7 +168,7 @@ class SearchProgress(Callback):
             self.max_epochs,
         )
         best = best_row(trials, self.metric, self.mode) if not trials.empty else None
-        if best is None:
+        if best is None or not self.show_best:
             return Group(head)
         table = Table(title=f"best so far: {self.metric} = {_fmt(best[f'final.{self.metric}'])}")
         table.add_column("parameter")

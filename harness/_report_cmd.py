@@ -1,4 +1,5 @@
-"""``harness report``: importance rankings of one experiment, or several side by side."""
+"""``harness report``: importance rankings of one experiment, or several side by side; the
+ablation table of an ablation directory (``spec.json`` with ``"kind": "ablation"``)."""
 
 from __future__ import annotations
 
@@ -6,11 +7,12 @@ from pathlib import Path
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from search_spaces import ConfigError
 
-__all__ = ["report_command"]
+__all__ = ["ablation_report", "print_ablation", "report_command"]
 
 FORMATS = ("md", "html", "csv", "json")
 
@@ -44,6 +46,56 @@ def _print_ranking(report: Any, meta: dict[str, Any], console: Console) -> None:
         console.print(f"[yellow]note:[/] {note}")
 
 
+def print_ablation(result: Any, title: str, console: Console) -> None:
+    """The ablation's main table, its smallest detectable effects and its notes, on a terminal."""
+    from analysis import ablation_rows, mde_lines
+
+    if not console.is_terminal and console.width < 200:
+        # a log or CI: a 13-column table squeezed to 80 columns cannot be read
+        console = Console(width=200, file=console.file)
+    rows = ablation_rows(result)
+    table = Table(title=title)
+    for key in rows[0]:
+        table.add_column(key, justify="left" if key in ("variant", "verdict") else "right")
+    for row in rows:
+        style = {"hurts": "red", "helps": "green"}.get(row["verdict"])
+        table.add_row(*(escape(v) for v in row.values()), style=style)
+    console.print(table)
+    for line in mde_lines(result):
+        console.print(f"detectable: {escape(line)}")
+    for note in result.notes:
+        console.print(f"[yellow]note:[/] {escape(note)}")
+
+
+def ablation_report(
+    directory: Path,
+    *,
+    metric: str | None,
+    bootstrap: int,
+    seed: int,
+    out: Path | None,
+    console: Console,
+) -> list[Path]:
+    """Print an ablation directory's statistics and write them, with ``report.html``.
+
+    The files go to ``out`` (default ``DIRECTORY/report``); ``metric`` overrides the main metric
+    of ``spec.json``; ``bootstrap`` and ``seed`` set the bootstrap interval of each Δ.
+
+    Returns:
+        The written paths.
+    """
+    from analysis import ablation_statistics, load_ablation, write_ablation
+
+    cells, variants, spec = load_ablation(directory)
+    main_metric = metric or str(spec.get("metric") or "iou_lesion")
+    result = ablation_statistics(cells, main_metric=main_metric, bootstrap=bootstrap, seed=seed)
+    meta = {"name": directory.name, **spec}
+    print_ablation(result, f"{directory.name}: ablation of {main_metric}", console)
+    files = write_ablation(result, variants, out or directory / "report", meta=meta, html_page=True)
+    console.print("wrote " + ", ".join(str(p) for p in files))
+    return files
+
+
 def report_command(
     runs: list[Path],
     *,
@@ -61,6 +113,7 @@ def report_command(
     from analysis import (
         FanovaSettings,
         compute_importance,
+        is_ablation_dir,
         load_experiment,
         write_comparison,
         write_report,
@@ -71,7 +124,13 @@ def report_command(
         raise ConfigError(f"--bins must be >= 2, got {bins}")
     if interactions < 0:
         raise ConfigError(f"--interactions must be >= 0, got {interactions}")
-    experiments = [load_experiment(path) for path in runs]
+    ablations = [path for path in runs if is_ablation_dir(path)]
+    for path in ablations:
+        single = out if len(runs) == 1 else None
+        ablation_report(
+            path, metric=metric, bootstrap=bootstrap, seed=seed, out=single, console=console
+        )
+    experiments = [load_experiment(path) for path in runs if path not in ablations]
     named: dict[str, Any] = {}
     metas: dict[str, dict[str, Any]] = {}
     for exp in experiments:

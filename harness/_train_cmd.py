@@ -21,7 +21,7 @@ from rich.table import Table
 from harness._rundir import create_run_dir, environment, write_json
 from search_spaces import Recipe, format_bytes, load_recipe, parse_override, recipe_to_yaml
 
-__all__ = ["resolve_recipe", "train_command"]
+__all__ = ["metric_mode_of", "resolve_recipe", "train_command"]
 
 _SHOWN = (
     "iou_lesion",
@@ -35,6 +35,14 @@ _SHOWN = (
     "hd95",
     "train_loss",
 )
+
+
+def metric_mode_of(metric: str) -> str:
+    """``max`` or ``min`` for a registered metric; ``max`` for any other (a custom trainable's
+    score)."""
+    from trials.metrics import list_metrics, metric_mode
+
+    return metric_mode(metric) if metric in list_metrics() else "max"
 
 
 def resolve_recipe(

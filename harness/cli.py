@@ -9,6 +9,20 @@ import typer
 from rich.console import Console
 from rich.text import Text
 
+from harness._ablate_cli import ablate
+from harness._options import (
+    AddressOpt,
+    ConcurrencyOpt,
+    CpusOpt,
+    DataOpt,
+    GpusOpt,
+    MaxFailuresOpt,
+    NameOpt,
+    ResumeOpt,
+    RunsDirOpt,
+    SetOpt,
+    TrainableOpt,
+)
 from search_spaces import HarnessError
 
 __all__ = ["app", "main"]
@@ -93,13 +107,8 @@ def search(
     recipe: Annotated[
         str, typer.Option(help="Base recipe: cpu_demo, stage1pp, a YAML path, or auto.")
     ] = "auto",
-    data: Annotated[
-        Path | None, typer.Option(help="Folder of images and masks (default: synthetic data).")
-    ] = None,
-    set_: Annotated[
-        list[str] | None,
-        typer.Option("--set", help="Override a base-recipe value by dotted path (repeatable)."),
-    ] = None,
+    data: DataOpt = None,
+    set_: SetOpt = None,
     trials: Annotated[int, typer.Option(help="Trials of the search.")] = 24,
     max_epochs: Annotated[
         int, typer.Option(help="ASHA max_t: the longest a trial trains (epochs).")
@@ -110,15 +119,9 @@ def search(
     reduction_factor: Annotated[
         int, typer.Option(help="ASHA reduction factor: 1/F of the trials go on at each rung.")
     ] = 3,
-    concurrency: Annotated[int, typer.Option(help="Trials running at the same time.")] = 2,
-    cpus_per_trial: Annotated[float, typer.Option(help="CPUs reserved per trial.")] = 1.0,
-    gpus_per_trial: Annotated[
-        float | None,
-        typer.Option(
-            help="GPUs per trial (fractions share a GPU). Default: 1/concurrency "
-            "with a GPU, 0 without."
-        ),
-    ] = None,
+    concurrency: ConcurrencyOpt = 2,
+    cpus_per_trial: CpusOpt = 1.0,
+    gpus_per_trial: GpusOpt = None,
     memory_cap: Annotated[
         str | None,
         typer.Option(help="Memory cap per trial, e.g. 12GiB (GPU memory on CUDA, RSS on CPU)."),
@@ -130,20 +133,21 @@ def search(
         typer.Option(help="Metric to optimise (default: the recipe's optim.monitor)."),
     ] = None,
     mode: Annotated[str | None, typer.Option(help="max or min (default: the metric's).")] = None,
-    trainable: Annotated[
-        str,
-        typer.Option(help="module:function shaped like trials.run_trial(recipe, report)."),
-    ] = "trials:run_trial",
+    trainable: TrainableOpt = None,
     budget: Annotated[float, typer.Option(help="Plans: multiply every stage's trials.")] = 1.0,
-    address: Annotated[
+    address: AddressOpt = None,
+    storage: Annotated[
         str | None,
-        typer.Option(help="Ray cluster: auto or HOST:PORT (default: RAY_ADDRESS, else local)."),
+        typer.Option(
+            help="Where experiments go instead of RUNS_DIR: a path every node mounts (multi-node "
+            "runs need one) or a pyarrow URI such as s3://bucket/runs (Ray state and "
+            "checkpoints there, tables in RUNS_DIR). See README, Running on a cluster."
+        ),
     ] = None,
-    name: Annotated[str | None, typer.Option(help="Experiment name: RUNS_DIR/NAME.")] = None,
-    runs_dir: Annotated[Path, typer.Option(help="Where experiments are made.")] = Path("runs"),
-    resume: Annotated[
-        bool, typer.Option(help="Continue the interrupted search --name NAME.")
-    ] = False,
+    max_failures: MaxFailuresOpt = 2,
+    name: NameOpt = None,
+    runs_dir: RunsDirOpt = Path("runs"),
+    resume: ResumeOpt = False,
 ) -> None:
     """Search hyperparameters with Ray Tune, Optuna TPE and ASHA early stopping.
 
@@ -156,7 +160,7 @@ def search(
     settings = None
     resolved = None
     if not resume:
-        from harness._train_cmd import resolve_recipe
+        from harness._train_cmd import metric_mode_of, resolve_recipe
         from harness._tuner import SearchSettings
 
         if (space is None) == (plan is None):
@@ -185,8 +189,10 @@ def search(
             sampler=sampler,
             seed=seed,
             metric=metric or resolved.optim.monitor,
-            mode=mode or (resolved.optim.monitor_mode if metric is None else _metric_mode(metric)),
-            trainable=trainable,
+            mode=mode
+            or (resolved.optim.monitor_mode if metric is None else metric_mode_of(metric)),
+            trainable=trainable or "trials:run_trial",
+            max_failures=max_failures,
         )
     raise typer.Exit(
         search_command(
@@ -200,20 +206,19 @@ def search(
             address=address,
             resume=resume,
             console=console,
+            storage=storage,
         )
     )
-
-
-def _metric_mode(metric: str) -> str:
-    from trials.metrics import list_metrics, metric_mode
-
-    return metric_mode(metric) if metric in list_metrics() else "max"
 
 
 @app.command()
 def report(
     runs: Annotated[
-        list[Path], typer.Argument(help="Experiment directories (several: compared side by side).")
+        list[Path],
+        typer.Argument(
+            help="Experiment directories (several: compared side by side), or ablation "
+            "directories written by `harness ablate`."
+        ),
     ],
     metric: Annotated[
         str | None,
@@ -245,7 +250,9 @@ def report(
     """Which parameters drive the outcome: ANOVA and fANOVA importance, with a report.
 
     Writes importance.csv, importance.json, report.md and a self-contained report.html (plots
-    embedded) to RUN/report; with several RUNs, also a side-by-side comparison.
+    embedded) to RUN/report; with several RUNs, also a side-by-side comparison. For an ablation
+    directory, writes its table instead (ablation.csv, ablation.json, ablation.md, forest.png and
+    report.html; --metric picks the main metric, --bootstrap and --seed the interval of each Δ).
     """
     from harness._report_cmd import report_command
 
@@ -314,6 +321,130 @@ def spaces_show(
     for row in space.to_rows():
         table.add_row(*(str(row[c]) if row[c] is not False else "" for c in row))
     console.print(table)
+
+
+@app.command()
+def evaluate(
+    checkpoint: Annotated[
+        Path, typer.Argument(help="A best.pt written by harness train (or its run directory).")
+    ],
+    data: Annotated[
+        Path | None,
+        typer.Option(
+            help="Folder of images and masks to evaluate on. Default: the checkpoint recipe's own "
+            "data (synthetic when it was synthetic), split as in its run's split.json."
+        ),
+    ] = None,
+    split: Annotated[
+        str,
+        typer.Option(
+            help="test, val, train or all: split folders when the data has them, else the "
+            "recipe's seeded split (data.split)."
+        ),
+    ] = "test",
+    compare: Annotated[
+        Path | None,
+        typer.Option(
+            help="A second checkpoint: paired per-image comparison (t-test, Wilcoxon, d_z, "
+            "bootstrap interval of the difference A - B)."
+        ),
+    ] = None,
+    overlays: Annotated[
+        int,
+        typer.Option(
+            help="Write K PNG panels (image, ground truth, prediction; with --compare also B and "
+            "the difference): the K worst images, or the K largest differences."
+        ),
+    ] = 0,
+    out: Annotated[
+        Path | None, typer.Option(help="Output folder (default: CHECKPOINT's folder/eval/SPLIT).")
+    ] = None,
+    device: Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N.")] = "auto",
+    bootstrap: Annotated[
+        int, typer.Option(help="Bootstrap resamples (of images) for the 95% intervals.")
+    ] = 2000,
+    seed: Annotated[int, typer.Option(help="Seed of the bootstrap.")] = 0,
+) -> None:
+    """Metrics of a checkpoint on full images (sliding windows), with 95% bootstrap intervals.
+
+    Writes metrics.json (pooled metrics with intervals, mean per image, per-class breakdown when
+    file names carry a class, seconds per image, the paired comparison) and per_image.csv.
+    """
+    from harness._evaluate_cmd import evaluate_command
+
+    raise typer.Exit(
+        evaluate_command(
+            checkpoint,
+            console,
+            data=data,
+            split=split,
+            compare=compare,
+            overlays=overlays,
+            out=out,
+            device=device,
+            n_resamples=bootstrap,
+            seed=seed,
+        )
+    )
+
+
+@app.command()
+def bench(
+    recipe: Annotated[
+        str,
+        typer.Option(
+            help="Built-in recipe (cpu_demo, stage1pp) or a YAML path; 'auto' = stage1pp with a "
+            "GPU, cpu_demo without."
+        ),
+    ] = "auto",
+    grid: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="A grid axis: a recipe path and comma-separated values, e.g. --grid "
+            "data.batch_size=1,2,4 --grid optim.amp=true,false (repeatable; every combination "
+            "of all axes is measured)."
+        ),
+    ] = None,
+    steps: Annotated[int, typer.Option(help="Measured training steps per combination.")] = 10,
+    warmup: Annotated[int, typer.Option(help="Unmeasured warm-up steps before them.")] = 3,
+    device: Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N.")] = "auto",
+    data: Annotated[
+        Path | None,
+        typer.Option(help="Folder of images and masks (default: the recipe's synthetic data)."),
+    ] = None,
+    set_: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--set",
+            help="Override a base-recipe value by dotted path, e.g. --set memory.cap=8GiB "
+            "(repeatable).",
+        ),
+    ] = None,
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            help="Output folder for bench.csv and bench.png (default: runs/bench-<time>)."
+        ),
+    ] = None,
+) -> None:
+    """Step time, images/s and peak memory of the recipe's training step over a grid.
+
+    Each combination trains on real tiles of the recipe's data (so data.max_tiles_per_image sets
+    the epoch length): warm-up steps, then measured steps of one micro-batch each (forward, loss,
+    backward, AdamW step; optim.accumulation is ignored). Reports the median step time and its
+    IQR, images/s, peak memory (CUDA: NVML per process and torch's peak allocated/reserved; CPU:
+    RSS) and the parameter count. A combination that runs out of memory or passes memory.cap is a
+    row with status oom / memory_cap. optim.amp and optim.channels_last act on CUDA only.
+    Writes bench.csv and bench.png (throughput and memory against each axis) to --out.
+    """
+    from harness._bench_cmd import bench_command
+    from harness._train_cmd import resolve_recipe
+
+    resolved = resolve_recipe(recipe, data, set_ or [], None, None)
+    raise typer.Exit(bench_command(resolved, grid or [], steps, warmup, device, out, console))
+
+
+app.command()(ablate)
 
 
 def main() -> None:

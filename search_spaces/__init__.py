@@ -6,6 +6,16 @@ torch start) can load and validate configuration cheaply.
 
 from __future__ import annotations
 
+from search_spaces._components import (
+    AUX_HEADS,
+    LOSS_COMPONENTS,
+    Component,
+    Variant,
+    get_component,
+    list_components,
+    variant_drop,
+    variant_only,
+)
 from search_spaces._errors import (
     ConfigError,
     DataError,
@@ -46,8 +56,11 @@ from search_spaces._recipe import (
 from search_spaces._space import Space, list_spaces, load_space
 
 __all__ = [
+    "AUX_HEADS",
+    "LOSS_COMPONENTS",
     "AttentionConfig",
     "CategoricalParam",
+    "Component",
     "ConfigError",
     "DataConfig",
     "DataError",
@@ -69,11 +82,14 @@ __all__ = [
     "SimplexParam",
     "Space",
     "Stage",
+    "Variant",
     "apply_overrides",
     "describe_param",
     "flatten",
     "format_bytes",
     "format_value",
+    "get_component",
+    "list_components",
     "list_plans",
     "list_recipes",
     "list_spaces",
@@ -82,4 +98,6 @@ __all__ = [
     "load_space",
     "parse_override",
     "recipe_to_yaml",
+    "variant_drop",
+    "variant_only",
 ]
