@@ -30,8 +30,13 @@ def _fmt(value: Any) -> str:
 
 class SearchProgress(Callback):
     """Counts running / completed / pruned / failed trials, shows the best so far with its
-    parameters and an ETA, and rewrites ``trials.parquet`` / ``curves.parquet`` whenever a
-    trial ends (so an interrupted search keeps everything that finished).
+    parameters and an ETA, and rewrites ``trials.parquet`` / ``curves.parquet`` after trials end
+    (so an interrupted search keeps everything that finished).
+
+    The tables are rewritten at most once every ``write_interval_s`` (pending ends are flushed at
+    the next step of Tune's loop after that, and when the experiment ends): rebuilding them costs
+    time in proportion to the trials so far, and doing it at every trial end made long searches
+    quadratic. The counts and the best trial are kept up to date one finished trial at a time.
 
     Args:
         directory: the experiment (stage) directory where the tables go.
@@ -52,6 +57,7 @@ class SearchProgress(Callback):
         title: str = "search",
         on_write: Callable[[], None] | None = None,
         show_best: bool = True,
+        write_interval_s: float = 1.0,
     ) -> None:
         self.directory = directory
         self.total = total
@@ -64,6 +70,11 @@ class SearchProgress(Callback):
         self._live: Live | None = None
         self._on_write = on_write
         self.show_best = show_best
+        self.write_interval_s = write_interval_s
+        self._pending = False
+        self._last_write = 0.0
+        self._status: dict[str, str] = {}  # finished trials' statuses
+        self._best: dict[str, Any] | None = None
 
     def __getstate__(self) -> dict[str, Any]:
         # Ray pickles the run config (with its callbacks) into the experiment directory; the
@@ -93,24 +104,54 @@ class SearchProgress(Callback):
         self._refresh()
 
     def on_trial_complete(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
-        self.done.add(trial.trial_id)
-        self.write()
+        self._finished(trial.trial_id)
 
     def on_trial_error(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
         rec = self.records.setdefault(
             trial.trial_id, TrialRecord(trial.trial_id, dict(trial.config))
         )
         rec.error = "error (see the trial's error.txt)"
-        self.done.add(trial.trial_id)
-        self.write()
+        self._finished(trial.trial_id)
+
+    def on_step_end(self, iteration: int, trials: list, **info: Any) -> None:
+        if self._pending and time.monotonic() - self._last_write >= self.write_interval_s:
+            self.write()
 
     def on_experiment_end(self, trials: list, **info: Any) -> None:
+        if self._pending:
+            self.write()
         self.stop()
 
     # ------------------------------------------------------------------------------ helpers
 
+    def _finished(self, trial_id: str) -> None:
+        self.done.add(trial_id)
+        rec = self.records.get(trial_id) or TrialRecord(trial_id, {})
+        rec.done = True
+        self._status[trial_id] = classify(
+            rec.results[-1] if rec.results else None, self.max_epochs, rec.error is not None
+        )
+        one, _ = build_tables([rec], self.metric, self.mode, self.max_epochs)
+        row = best_row(one, self.metric, self.mode)
+        if row is not None and self._status[trial_id] in ("completed", "early_stopped"):
+            column = f"final.{self.metric}"
+            better = self._best is None or (
+                row[column] > self._best[column]
+                if self.mode == "max"
+                else row[column] < self._best[column]
+            )
+            if better:
+                self._best = row
+        self._pending = True
+        if time.monotonic() - self._last_write >= self.write_interval_s:
+            self.write()
+        else:
+            self._refresh()
+
     def write(self) -> None:
         """Rewrite the tables from what this driver has seen."""
+        self._pending = False
+        self._last_write = time.monotonic()
         for tid, rec in self.records.items():
             rec.done = tid in self.done
         trials, curves = build_tables(
@@ -128,14 +169,9 @@ class SearchProgress(Callback):
             self._live = None
 
     def counts(self) -> dict[str, int]:
-        counts = {"running": 0, "completed": 0, "pruned": 0, "failed": 0}
-        for tid, rec in self.records.items():
-            if tid not in self.done:
-                counts["running"] += 1
-                continue
-            status = classify(
-                rec.results[-1] if rec.results else None, self.max_epochs, rec.error is not None
-            )
+        counts = {"running": len(self.records) - len(self.done), "completed": 0, "pruned": 0}
+        counts["failed"] = 0
+        for status in self._status.values():
             if status in ("completed", "early_stopped"):
                 counts["completed"] += 1
             elif status == "pruned":
@@ -161,13 +197,7 @@ class SearchProgress(Callback):
             f"| completed {counts['completed']} | pruned {counts['pruned']} "
             f"| failed {counts['failed']} | elapsed {elapsed:.0f} s | ETA {eta}"
         )
-        trials, _ = build_tables(
-            [r for t, r in self.records.items() if t in self.done],
-            self.metric,
-            self.mode,
-            self.max_epochs,
-        )
-        best = best_row(trials, self.metric, self.mode) if not trials.empty else None
+        best = self._best
         if best is None or not self.show_best:
             return Group(head)
         table = Table(title=f"best so far: {self.metric} = {_fmt(best[f'final.{self.metric}'])}")

@@ -218,7 +218,7 @@ def test_cli_bad_input_is_one_line(tmp_path):
     assert res.returncode == 2 and "--surrogate predicts an ablation path" in res.stderr
 
 
-def test_driver_killed_mid_ablation_resumes_only_the_missing_cells(tmp_path):
+def test_driver_killed_mid_ablation_resumes_only_the_missing_cells(tmp_path, ray_terminated):
     args = [
         "ablate",
         "--drop",
@@ -254,8 +254,12 @@ def test_driver_killed_mid_ablation_resumes_only_the_missing_cells(tmp_path):
         while time.monotonic() < deadline and len(finished()) < 2:
             time.sleep(0.2)
             assert proc.poll() is None, "the ablation ended before it could be killed"
-        time.sleep(1.5)  # Ray snapshots its state every second
         before = finished()
+        # the kill lands once Ray's own snapshot (what --resume restores) has these cells
+        while time.monotonic() < deadline and not set(before["trial_id"]) <= ray_terminated(
+            table.parent
+        ):
+            time.sleep(0.2)
         assert 2 <= len(before) < 8
         os.killpg(proc.pid, signal.SIGKILL)
     finally:

@@ -99,7 +99,7 @@ def _finished(table: Path) -> pd.DataFrame:
     return trials[trials["status"].isin(["completed", "pruned"])] if not trials.empty else trials
 
 
-def test_sigkill_of_the_driver_then_resume_loses_and_repeats_nothing(tmp_path):
+def test_sigkill_of_the_driver_then_resume_loses_and_repeats_nothing(tmp_path, ray_terminated):
     args = [
         "search",
         "--space",
@@ -135,8 +135,12 @@ def test_sigkill_of_the_driver_then_resume_loses_and_repeats_nothing(tmp_path):
         while time.monotonic() < deadline and len(_finished(table)) < 3:
             time.sleep(0.2)
             assert proc.poll() is None, "the search ended before it could be killed"
-        time.sleep(2)  # Ray snapshots its state every second; the kill lands after one
         before = _finished(table)
+        # the kill lands once Ray's own snapshot (what --resume restores) has these trials
+        while time.monotonic() < deadline and not set(before["trial_id"]) <= ray_terminated(
+            table.parent
+        ):
+            time.sleep(0.2)
         assert 3 <= len(before) < 10
         os.killpg(proc.pid, signal.SIGKILL)
     finally:
