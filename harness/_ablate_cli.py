@@ -19,6 +19,7 @@ from harness._options import (
     ResumeOpt,
     RunsDirOpt,
     SetOpt,
+    StorageOpt,
     TrainableOpt,
 )
 
@@ -88,6 +89,7 @@ def ablate(
         ),
     ] = False,
     address: AddressOpt = None,
+    storage: StorageOpt = None,
     name: NameOpt = None,
     runs_dir: RunsDirOpt = Path("runs"),
     resume: ResumeOpt = False,
@@ -124,6 +126,7 @@ def ablate(
         name=name,
         runs_dir=runs_dir,
         address=address,
+        storage=storage,
         resume=resume,
         command="ablate " + " ".join(sys.argv[2:]),
     )

@@ -44,6 +44,7 @@ class AblateRequest:
     gpus_per_trial: float | None = None
     trainable: str | None = None
     max_failures: int = 2
+    storage: str | None = None
     path: Path | None = None
     surrogate: bool = False
     name: str | None = None
@@ -79,7 +80,15 @@ def _settings(base: Recipe, req: AblateRequest, default_trainable: str) -> Ablat
         mode=mode,
         trainable=req.trainable or default_trainable,
         max_failures=req.max_failures,
+        storage=storage_uri(req),
     )
+
+
+def storage_uri(req: AblateRequest) -> str | None:
+    """The remote URI of ``--storage`` (None for none or a shared path)."""
+    from harness._cluster import resolve_storage
+
+    return resolve_storage(req.storage, req.runs_dir)[1]
 
 
 def _check_request(req: AblateRequest) -> None:
@@ -96,6 +105,11 @@ def _check_request(req: AblateRequest) -> None:
 def ablate_command(req: AblateRequest, console: Console) -> int:
     """Run ``harness ablate``; return the exit code (0 done, 1 interrupted)."""
     _check_request(req)
+    if req.storage is not None:
+        from harness._cluster import resolve_storage
+
+        # a shared path: the ablation directory itself lives there
+        req = replace(req, runs_dir=resolve_storage(req.storage, req.runs_dir)[0])
     if req.path is not None:
         return _path_command(req, console)
     if req.resume:
@@ -197,6 +211,7 @@ def _summarise(run_dir: Path, cells: pd.DataFrame, spec: dict[str, Any], console
     result = ablation_statistics(
         cells, baseline=BASELINE, main_metric=spec["metric"], alpha=spec["alpha"]
     )
+    console.print()  # the live progress line ends without one in a log
     title = f"ablation: {spec['metric']} (Δ = variant - full, paired by seed)"
     print_ablation(result, title, console)
     variants = pd.DataFrame(spec["variants"])

@@ -21,6 +21,7 @@ __all__ = [
     "ResumeOpt",
     "RunsDirOpt",
     "SetOpt",
+    "StorageOpt",
     "TrainableOpt",
 ]
 
@@ -54,6 +55,14 @@ MaxFailuresOpt = Annotated[
     int,
     typer.Option(
         help="Restarts of a trial whose worker or node died, from its last epoch checkpoint."
+    ),
+]
+StorageOpt = Annotated[
+    str | None,
+    typer.Option(
+        help="Where experiments go instead of RUNS_DIR: a path every node mounts (multi-node "
+        "runs need one) or a pyarrow URI such as s3://bucket/runs (Ray state and checkpoints "
+        "there, tables in RUNS_DIR). See README, Running on a cluster."
     ),
 ]
 NameOpt = Annotated[str | None, typer.Option(help="Run name: RUNS_DIR/NAME.")]

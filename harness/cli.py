@@ -21,6 +21,7 @@ from harness._options import (
     ResumeOpt,
     RunsDirOpt,
     SetOpt,
+    StorageOpt,
     TrainableOpt,
 )
 from search_spaces import HarnessError
@@ -136,14 +137,7 @@ def search(
     trainable: TrainableOpt = None,
     budget: Annotated[float, typer.Option(help="Plans: multiply every stage's trials.")] = 1.0,
     address: AddressOpt = None,
-    storage: Annotated[
-        str | None,
-        typer.Option(
-            help="Where experiments go instead of RUNS_DIR: a path every node mounts (multi-node "
-            "runs need one) or a pyarrow URI such as s3://bucket/runs (Ray state and "
-            "checkpoints there, tables in RUNS_DIR). See README, Running on a cluster."
-        ),
-    ] = None,
+    storage: StorageOpt = None,
     max_failures: MaxFailuresOpt = 2,
     name: NameOpt = None,
     runs_dir: RunsDirOpt = Path("runs"),

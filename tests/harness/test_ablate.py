@@ -379,3 +379,28 @@ def test_base_from_an_experiment_is_its_best_trial(toy_search):
         best["loss.weights.boundary"]
     )
     assert spec["recipe"]["model"]["attention"]["blocks"] == best["model.attention.blocks"]
+
+
+def test_storage_path_holds_the_ablation(tmp_path):
+    shared = tmp_path / "shared"
+    res = _run(
+        [
+            "ablate",
+            "--drop",
+            "attention",
+            "--seeds",
+            "2",
+            "--epochs",
+            "1",
+            "--trainable",
+            TOY,
+            "--storage",
+            f"file://{shared}",
+            "--name",
+            "st",
+        ],
+        tmp_path,
+    )
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert (shared / "st" / "cells.parquet").is_file() and (shared / "st" / "ablation.md").is_file()
+    assert not (tmp_path / "runs").exists()
