@@ -24,7 +24,7 @@ from harness._progress import SearchProgress
 from harness._searcher import STATUS_KEY
 from harness._tables import TrialRecord, build_tables, records_from_result_grid, write_tables
 from harness._trainable import make_ray_trainable, resolve_trainable, trial_dirname
-from harness._tuner import ray_experiment_path, run_config
+from harness._tuner import restore_tuner, run_config
 from search_spaces import ConfigError, apply_overrides
 
 __all__ = ["CELLS", "AblationSettings", "cells_from_trials", "run_cells", "run_cells_inline"]
@@ -165,16 +165,7 @@ def run_cells(
         show_best=False,  # the cells are not competing configurations
     )
     if resume:
-        ray_path = ray_experiment_path(directory, settings)
-        if not tune.Tuner.can_restore(ray_path):
-            raise ConfigError(f"--resume: {ray_path} holds no Ray Tune state to resume")
-        tuner = tune.Tuner.restore(
-            ray_path,
-            trainable=tune.with_resources(trainable, resources),
-            resume_unfinished=True,
-            resume_errored=True,
-        )
-        tuner._local_tuner.get_run_config().callbacks = [progress]
+        tuner = restore_tuner(directory, settings, trainable, resources, [progress])
     else:
         tuner = tune.Tuner(
             tune.with_resources(trainable, resources),

@@ -21,6 +21,7 @@ __all__ = [
     "SearchSettings",
     "StageResult",
     "ray_experiment_path",
+    "restore_tuner",
     "run_config",
     "run_stage",
 ]
@@ -161,6 +162,34 @@ def run_config(directory: Path, settings: SearchSettings, callbacks: list[Any]) 
     )
 
 
+def restore_tuner(
+    directory: Path,
+    settings: Any,
+    trainable: Any,
+    resources: dict[str, float],
+    callbacks: list[Any],
+) -> Any:
+    """The ``Tuner`` of an interrupted run, restored from Ray's state to run what is unfinished.
+
+    Raises:
+        ConfigError: no Ray Tune state where ``settings`` says it is.
+    """
+    from ray import tune
+
+    ray_path = ray_experiment_path(directory, settings)
+    if not tune.Tuner.can_restore(ray_path):
+        raise ConfigError(f"--resume: {ray_path} holds no Ray Tune state to resume")
+    tuner = tune.Tuner.restore(
+        ray_path,
+        trainable=tune.with_resources(trainable, resources),
+        resume_unfinished=True,
+        resume_errored=True,
+    )
+    # The progress display holds a terminal: it is attached anew, not restored.
+    tuner._local_tuner.get_run_config().callbacks = callbacks
+    return tuner
+
+
 def run_stage(
     directory: Path,
     space: Any,
@@ -214,17 +243,7 @@ def run_stage(
         title=title,
     )
     if resume:
-        ray_path = ray_experiment_path(directory, settings)
-        if not tune.Tuner.can_restore(ray_path):
-            raise ConfigError(f"--resume: {ray_path} holds no Ray Tune state to resume")
-        tuner = tune.Tuner.restore(
-            ray_path,
-            trainable=tune.with_resources(trainable, resources),
-            resume_unfinished=True,
-            resume_errored=True,
-        )
-        # The progress display holds a terminal: it is attached anew, not restored.
-        tuner._local_tuner.get_run_config().callbacks = [progress]
+        tuner = restore_tuner(directory, settings, trainable, resources, [progress])
     else:
         grid = grid_points(space) if settings.sampler == "grid" else None
         if grid is not None and settings.trials > len(grid):
