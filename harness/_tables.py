@@ -67,13 +67,28 @@ def _is_number(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
 
 
+def _last_per_epoch(reports: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One report per epoch, the last one, in epoch order.
+
+    A trial restored from its checkpoint (its node died, or the driver was killed before Ray's
+    snapshot recorded the newest checkpoint) runs the epochs after that checkpoint again and
+    reports them a second time; the table keeps the run the trial continued from.
+    """
+    by_epoch: dict[int, dict[str, Any]] = {}
+    for r in reports:
+        by_epoch[int(r.get("epoch", 0))] = r
+    return [by_epoch[e] for e in sorted(by_epoch)]
+
+
 def build_tables(
     records: Iterable[TrialRecord], metric: str, mode: str, max_epochs: int
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(trials, curves) data frames from trial records."""
     trial_rows, curve_rows = [], []
     for rec in records:
-        epochs = [r for r in rec.results if r.get(STATUS_KEY, "running") == "running"]
+        epochs = _last_per_epoch(
+            [r for r in rec.results if r.get(STATUS_KEY, "running") == "running"]
+        )
         for r in epochs:
             row = {"trial_id": rec.trial_id, "epoch": int(r.get("epoch", 0))}
             row.update({k: v for k, v in r.items() if _is_metric(k, v)})

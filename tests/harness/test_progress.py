@@ -50,3 +50,20 @@ def test_a_pending_end_is_flushed_at_the_next_step_after_the_interval(tmp_path):
     progress.on_step_end(0, [])
     assert len(pd.read_parquet(tmp_path / "trials.parquet")) == 2
     assert progress._best["trial_id"] == "b"  # mode min
+
+
+def test_an_epoch_reported_again_after_a_restore_is_one_row_the_last_run():
+    from harness._tables import TrialRecord, build_tables
+
+    def running(epoch, score):
+        return {"score": score, "epoch": epoch, STATUS_KEY: "running"}
+
+    # restored from the epoch-1 checkpoint after epoch 2 had been reported once
+    results = [running(1, 0.1), running(2, 0.25), running(2, 0.2), running(3, 0.3)]
+    results.append({"score": 0.3, "epoch": 3, STATUS_KEY: "completed"})
+    trials, curves = build_tables([TrialRecord("t", {}, results)], "score", "max", 3)
+
+    assert curves["epoch"].tolist() == [1, 2, 3]
+    assert curves.set_index("epoch").loc[2, "score"] == 0.2
+    row = trials.iloc[0]
+    assert row["epochs"] == 3 and row["best.score"] == 0.3 and row["status"] == "completed"
