@@ -171,10 +171,9 @@ def ablate_command(req: AblateRequest, console: Console) -> int:
 
 
 def _read_spec(run_dir: Path) -> dict[str, Any]:
-    path = run_dir / SPEC
-    if not path.is_file():
-        raise ConfigError(f"--resume: {run_dir} is not an ablation directory (no {SPEC})")
-    spec = json.loads(path.read_text())
+    from harness._search_cmd import read_spec
+
+    spec = read_spec(run_dir, "an ablation")
     if spec.get("kind") != "ablation":
         raise ConfigError(
             f"--resume: {run_dir} holds a {spec.get('kind', 'search')}, not an ablation"
@@ -262,7 +261,7 @@ def _path_command(req: AblateRequest, console: Console) -> int:
         settings = _settings(
             base, replace(req, metric=metric), exp_settings.get("trainable", "trials:run_trial")
         )
-        settings = AblationSettings(**{**settings.to_dict(), "mode": mode})
+        settings = replace(settings, mode=mode)
         from harness._cluster import connect
 
         connect(req.address, num_cpus=None)

@@ -9,6 +9,7 @@ are a random forest's predictions from X's trials (``analysis.surrogate_path``).
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -73,7 +74,7 @@ def run_path(
     from analysis._ablation_path import ablation_path
 
     source = {k: v for k, v in flatten(base).items() if k in target}
-    rounds = iter(range(10**6))
+    rounds = itertools.count()
 
     def evaluate(batch: Sequence[Mapping[str, Any]]) -> list[float]:
         k = next(rounds)

@@ -109,11 +109,11 @@ def _write_spec(run_dir: Path, payload: dict[str, Any]) -> None:
     write_json(run_dir / SPEC, {**payload, "environment": environment()})
 
 
-def read_spec(run_dir: Path) -> dict[str, Any]:
-    """The spec of an earlier search (for ``--resume``)."""
+def read_spec(run_dir: Path, what: str = "a search") -> dict[str, Any]:
+    """The spec of an earlier run (for ``--resume``); ``what`` names the run in the error."""
     path = run_dir / SPEC
     if not path.is_file():
-        raise ConfigError(f"--resume: {run_dir} is not a search directory (no {SPEC})")
+        raise ConfigError(f"--resume: {run_dir} is not {what} directory (no {SPEC})")
     return json.loads(path.read_text(encoding="utf-8"))
 
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import time
+from collections.abc import Iterable
 from pathlib import Path
 
 import pytest
@@ -42,7 +44,16 @@ def _ray_terminated(experiment: Path) -> set[str]:
     return done
 
 
+def _wait_for_snapshot(experiment: Path, trial_ids: Iterable[str], deadline: float) -> None:
+    """Return once Ray's snapshot of ``experiment`` records every one of ``trial_ids`` as
+    finished (or at ``deadline``, a ``time.monotonic()`` value): the moment a test may kill the
+    driver and expect ``--resume`` to keep those trials as they were."""
+    wanted = set(trial_ids)
+    while time.monotonic() < deadline and not wanted <= _ray_terminated(experiment):
+        time.sleep(0.2)
+
+
 @pytest.fixture
-def ray_terminated():
-    """:func:`_ray_terminated`: wait for Ray's snapshot before killing a driver in a test."""
-    return _ray_terminated
+def wait_for_snapshot():
+    """:func:`_wait_for_snapshot`, for the tests that kill a driver."""
+    return _wait_for_snapshot

@@ -218,7 +218,7 @@ def test_cli_bad_input_is_one_line(tmp_path):
     assert res.returncode == 2 and "--surrogate predicts an ablation path" in res.stderr
 
 
-def test_driver_killed_mid_ablation_resumes_only_the_missing_cells(tmp_path, ray_terminated):
+def test_driver_killed_mid_ablation_resumes_only_the_missing_cells(tmp_path, wait_for_snapshot):
     args = [
         "ablate",
         "--drop",
@@ -256,10 +256,7 @@ def test_driver_killed_mid_ablation_resumes_only_the_missing_cells(tmp_path, ray
             assert proc.poll() is None, "the ablation ended before it could be killed"
         before = finished()
         # the kill lands once Ray's own snapshot (what --resume restores) has these cells
-        while time.monotonic() < deadline and not set(before["trial_id"]) <= ray_terminated(
-            table.parent
-        ):
-            time.sleep(0.2)
+        wait_for_snapshot(table.parent, before["trial_id"], deadline)
         assert 2 <= len(before) < 8
         os.killpg(proc.pid, signal.SIGKILL)
     finally:

@@ -99,7 +99,7 @@ def _finished(table: Path) -> pd.DataFrame:
     return trials[trials["status"].isin(["completed", "pruned"])] if not trials.empty else trials
 
 
-def test_sigkill_of_the_driver_then_resume_loses_and_repeats_nothing(tmp_path, ray_terminated):
+def test_sigkill_of_the_driver_then_resume_loses_and_repeats_nothing(tmp_path, wait_for_snapshot):
     args = [
         "search",
         "--space",
@@ -137,10 +137,7 @@ def test_sigkill_of_the_driver_then_resume_loses_and_repeats_nothing(tmp_path, r
             assert proc.poll() is None, "the search ended before it could be killed"
         before = _finished(table)
         # the kill lands once Ray's own snapshot (what --resume restores) has these trials
-        while time.monotonic() < deadline and not set(before["trial_id"]) <= ray_terminated(
-            table.parent
-        ):
-            time.sleep(0.2)
+        wait_for_snapshot(table.parent, before["trial_id"], deadline)
         assert 3 <= len(before) < 10
         os.killpg(proc.pid, signal.SIGKILL)
     finally:
