@@ -210,7 +210,6 @@ def _summarise(run_dir: Path, cells: pd.DataFrame, spec: dict[str, Any], console
     result = ablation_statistics(
         cells, baseline=BASELINE, main_metric=spec["metric"], alpha=spec["alpha"]
     )
-    console.print()  # the live progress line ends without one in a log
     title = f"ablation: {spec['metric']} (Δ = variant - full, paired by seed)"
     print_ablation(result, title, console)
     variants = pd.DataFrame(spec["variants"])

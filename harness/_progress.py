@@ -167,6 +167,8 @@ class SearchProgress(Callback):
             self._live.update(self._render())
             self._live.stop()
             self._live = None
+            if self.console is not None and not self.console.is_terminal:
+                self.console.print()  # in a log, Live's last frame ends without a newline
 
     def counts(self) -> dict[str, int]:
         counts = {"running": len(self.records) - len(self.done), "completed": 0, "pruned": 0}
