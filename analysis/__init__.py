@@ -7,6 +7,7 @@ them as CSV, JSON, Markdown and a self-contained HTML page.
 
 from __future__ import annotations
 
+from analysis._ablation_path import AblationPath, PathStep, ablation_path, surrogate_path
 from analysis._ablation import (
     ABLATION_COLUMNS,
     DEFAULT_ABLATION_METRICS,
@@ -51,6 +52,10 @@ from analysis._plots import pareto_front
 from analysis._render import FORMATS, ranking_rows, report_dict, write_report
 
 __all__ = [
+    "AblationPath",
+    "PathStep",
+    "ablation_path",
+    "surrogate_path",
     "ABLATION_COLUMNS",
     "ABLATION_FILES",
     "BOOTSTRAP_METHODS",

@@ -71,7 +71,7 @@ def run_path(
     console: Console | None,
 ) -> Any:
     """The ablation path with real runs, rounds in ``directory/path/step_NN``."""
-    from analysis._ablation_path import ablation_path
+    from analysis import ablation_path
 
     source = {k: v for k, v in flatten(base).items() if k in target}
     rounds = itertools.count()
@@ -101,7 +101,7 @@ def surrogate_steps(
 ) -> tuple[Any, dict[str, Any]]:
     """The path predicted from ``experiment``'s trials at the report's fidelity."""
     from analysis import choose_fidelity, load_experiment
-    from analysis._ablation_path import surrogate_path
+    from analysis import surrogate_path
 
     exp = load_experiment(experiment)
     fidelity = choose_fidelity(exp, metric)

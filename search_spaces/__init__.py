@@ -54,8 +54,24 @@ from search_spaces._recipe import (
     Recipe,
 )
 from search_spaces._space import Space, list_spaces, load_space
+from search_spaces._vocab import (
+    FAILURE_STATUSES,
+    FINISHED_STATUSES,
+    HIGHER_IS_BETTER,
+    LOWER_IS_BETTER,
+    SUCCESS_STATUSES,
+    TrialStatus,
+    metric_direction,
+)
 
 __all__ = [
+    "FAILURE_STATUSES",
+    "FINISHED_STATUSES",
+    "HIGHER_IS_BETTER",
+    "LOWER_IS_BETTER",
+    "SUCCESS_STATUSES",
+    "TrialStatus",
+    "metric_direction",
     "AUX_HEADS",
     "LOSS_COMPONENTS",
     "AttentionConfig",

@@ -1,0 +1,57 @@
+"""The shared vocabulary: trial statuses and metric directions."""
+
+from __future__ import annotations
+
+import pytest
+
+from search_spaces import (
+    FAILURE_STATUSES,
+    FINISHED_STATUSES,
+    SUCCESS_STATUSES,
+    ConfigError,
+    TrialStatus,
+    metric_direction,
+)
+
+
+def test_status_sets_partition_the_finished_statuses() -> None:
+    assert SUCCESS_STATUSES.isdisjoint(FAILURE_STATUSES)
+    assert TrialStatus.PRUNED not in SUCCESS_STATUSES | FAILURE_STATUSES
+    assert FINISHED_STATUSES == SUCCESS_STATUSES | FAILURE_STATUSES | {TrialStatus.PRUNED}
+    assert TrialStatus.RUNNING not in FINISHED_STATUSES
+    # statuses are plain strings in tables and JSON
+    assert TrialStatus.MEMORY_CAP == "memory_cap" and "oom" in FAILURE_STATUSES
+
+
+@pytest.mark.parametrize(
+    ("name", "direction"),
+    [
+        ("iou_lesion", "max"),
+        ("dice", "max"),
+        ("score", "max"),
+        ("images_per_s", "max"),
+        ("train_loss", "min"),
+        ("hd95", "min"),
+        ("final.hd95", "min"),
+        ("best.iou_lesion", "max"),
+        ("peak_memory_bytes", "min"),
+        ("wall_time_s", "min"),
+        ("focal_tversky_loss", "min"),
+    ],
+)
+def test_known_metric_directions(name: str, direction: str) -> None:
+    assert metric_direction(name) == direction
+
+
+def test_explicit_mode_wins_and_is_checked() -> None:
+    assert metric_direction("train_loss", "max") == "max"
+    assert metric_direction("my_objective", "min") == "min"
+    with pytest.raises(ConfigError, match="--mode must be 'max' or 'min', got 'up'"):
+        metric_direction("dice", "up")
+
+
+def test_unknown_metric_without_mode_names_the_option() -> None:
+    with pytest.raises(ConfigError, match=r"'nosuch'.*give --mode max or --mode min"):
+        metric_direction("nosuch")
+    with pytest.raises(ConfigError, match="give --direction max"):
+        metric_direction("nosuch", option="--direction")
