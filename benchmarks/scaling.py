@@ -39,7 +39,7 @@ SETS = {
 
 def time_stage(directory: Path, trials: int, epochs: int, concurrency: int, seed: int) -> float:
     """Wall seconds of one stage of ``trials`` equal trials at ``concurrency``."""
-    from harness._tuner import SearchSettings, run_stage
+    from harness.search import SearchSettings, run_stage
     from search_spaces import load_recipe, load_space
 
     settings = SearchSettings(

@@ -4,7 +4,7 @@ Ray Tune, same concurrency. Goal: at most 0.2 s per trial at concurrency 2 on th
 Both sides run in one Ray instance started once by this script, in alternating rounds
 (harness, bare, harness, bare, ...), so that load from other processes on the machine hits both
 alike. The harness side is ``harness.run_stage`` (what ``harness search`` runs after connecting
-to Ray) on the ``lr`` space with ``harness.objectives:instant``: Optuna TPE behind a
+to Ray) on the ``lr`` space with ``harness.testing:instant``: Optuna TPE behind a
 ConcurrencyLimiter, ASHA, the progress callback that rewrites the tables as trials end and
 renders the live display (to a string here, as ``harness search`` does to the terminal), and the
 tables at the end. The bare side is ``tune.Tuner(fn, tune_config=TuneConfig(num_samples=N,
@@ -63,7 +63,7 @@ def time_harness(n_trials: int, concurrency: int, directory: Path, seed: int = 0
     """Wall seconds of ``run_stage`` for ``n_trials`` instant trials (TPE, ASHA, tables)."""
     from rich.console import Console
 
-    from harness._tuner import SearchSettings, run_stage
+    from harness.search import SearchSettings, run_stage
     from search_spaces import load_recipe, load_space
 
     settings = SearchSettings(
@@ -74,7 +74,7 @@ def time_harness(n_trials: int, concurrency: int, directory: Path, seed: int = 0
         seed=seed,
         metric="score",
         mode="max",
-        trainable="harness.objectives:instant",
+        trainable="harness.testing:instant",
     )
     before = {k: os.environ.get(k) for k in _HARNESS_ENV}
     # `harness search` draws its progress display; its rendering is part of the cost.

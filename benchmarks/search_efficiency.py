@@ -4,7 +4,7 @@ the best value the grid finds, on a multi-fidelity function with a known optimum
 Goal: TPE+ASHA at <= 5% of the grid's epochs (median over seeds), and ahead of random
 search+ASHA at equal budget in >= 8 of 10 seeds.
 
-The function is ``harness.objectives:mf_hartmann3`` (Hartmann 3-D, maximum 3.86278, whose value
+The function is ``harness.testing:mf_hartmann3`` (Hartmann 3-D, maximum 3.86278, whose value
 at epoch e approaches the final one; ``--hard`` takes mf-prior-bench's harsher bias). Every search
 runs through ``harness.run_stage`` (Optuna sampler behind a ConcurrencyLimiter, ASHA, tables) in
 one Ray instance, by default at concurrency 1, where ASHA's decisions and the epoch counts do not
@@ -41,7 +41,7 @@ METRIC = "score"
 
 def write_spaces(folder: Path, grid_step: float) -> tuple[Path, Path]:
     """A continuous space over the unit cube and its grid twin, as YAML files in ``folder``."""
-    from harness.objectives import HARTMANN3_PATHS
+    from harness.testing import HARTMANN3_PATHS
 
     folder.mkdir(parents=True, exist_ok=True)
     paths = []
@@ -63,7 +63,7 @@ def run_search(
     args: argparse.Namespace,
 ) -> pd.DataFrame:
     """One stage through the harness; its trials in the order they were created (= ended)."""
-    from harness._tuner import SearchSettings, run_stage
+    from harness.search import SearchSettings, run_stage
     from search_spaces import load_recipe, load_space
 
     grid = sampler == "grid"
@@ -78,7 +78,7 @@ def run_search(
         seed=seed,
         metric=METRIC,
         mode="max",
-        trainable=f"harness.objectives:{args.objective}",
+        trainable=f"harness.testing:{args.objective}",
     )
     result = run_stage(
         directory, load_space(space_path), load_recipe("cpu_demo"), settings, console=None

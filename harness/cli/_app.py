@@ -1,0 +1,453 @@
+"""The ``harness`` command line."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.text import Text
+
+from harness.cli._ablate import ablate
+from harness.cli._options import (
+    AddressOpt,
+    ConcurrencyOpt,
+    CpusOpt,
+    DataOpt,
+    GpusOpt,
+    MaxFailuresOpt,
+    NameOpt,
+    ResumeOpt,
+    RunsDirOpt,
+    SetOpt,
+    StorageOpt,
+    TrainableOpt,
+)
+from search_spaces import HarnessError
+
+__all__ = ["app", "main"]
+
+app = typer.Typer(
+    name="harness",
+    help=(
+        "Hyperparameter search and benchmark harness for the plant-disease lesion segmentation "
+        "recipe (Ray Tune + Optuna TPE + ASHA). Parameters are named by their dotted path in the "
+        "recipe, e.g. optim.lr or loss.weights.boundary."
+    ),
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+console = Console()
+
+
+@app.callback()
+def _root() -> None:
+    """Train, search, ablate, report and benchmark the lesion segmentation recipe."""
+
+
+@app.command()
+def train(
+    recipe: Annotated[
+        str,
+        typer.Option(
+            help="Built-in recipe (cpu_demo, stage1pp) or a YAML path; 'auto' = stage1pp with a "
+            "GPU, cpu_demo without."
+        ),
+    ] = "auto",
+    data: Annotated[
+        Path | None,
+        typer.Option(
+            help="Folder of images and masks (images/ + masks/ or PlantSeg images/ + "
+            "annotations/, optionally split into train/val/test). Default: synthetic data."
+        ),
+    ] = None,
+    set_: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--set",
+            help="Override a recipe value by dotted path, e.g. --set optim.lr=3e-4 "
+            "--set loss.weights.boundary=0 (repeatable).",
+        ),
+    ] = None,
+    epochs: Annotated[int | None, typer.Option(help="Training epochs (optim.epochs).")] = None,
+    name: Annotated[
+        str | None, typer.Option(help="Run name: the run goes to RUNS_DIR/NAME.")
+    ] = None,
+    runs_dir: Annotated[Path, typer.Option(help="Where run directories are made.")] = Path("runs"),
+    device: Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N.")] = "auto",
+    on_bad_sample: Annotated[
+        str | None,
+        typer.Option(
+            help="error (default) or skip: what to do with an unreadable image/mask pair."
+        ),
+    ] = None,
+) -> None:
+    """Train one configuration of the recipe and keep its run directory.
+
+    The run directory holds the resolved recipe.yaml, split.json, metrics.csv (one row per
+    epoch, written as the run goes), best.pt (the best checkpoint) and summary.json.
+    """
+    from harness.cli._train import resolve_recipe, train_command
+
+    resolved = resolve_recipe(recipe, data, set_ or [], epochs, on_bad_sample)
+    raise typer.Exit(train_command(resolved, name, runs_dir, device, console))
+
+
+@app.command()
+def search(
+    space: Annotated[
+        str | None,
+        typer.Option(help="Named search space (see `harness spaces`) or a YAML path."),
+    ] = None,
+    plan: Annotated[
+        str | None,
+        typer.Option(help="Staged plan instead of one space: staged, groupwise or a YAML path."),
+    ] = None,
+    recipe: Annotated[
+        str, typer.Option(help="Base recipe: cpu_demo, stage1pp, a YAML path, or auto.")
+    ] = "auto",
+    data: DataOpt = None,
+    set_: SetOpt = None,
+    trials: Annotated[int, typer.Option(help="Trials of the search.")] = 24,
+    max_epochs: Annotated[
+        int, typer.Option(help="ASHA max_t: the longest a trial trains (epochs).")
+    ] = 12,
+    grace_period: Annotated[
+        int, typer.Option(help="ASHA grace period: epochs before a trial can be stopped.")
+    ] = 2,
+    reduction_factor: Annotated[
+        int, typer.Option(help="ASHA reduction factor: 1/F of the trials go on at each rung.")
+    ] = 3,
+    concurrency: ConcurrencyOpt = 2,
+    cpus_per_trial: CpusOpt = 1.0,
+    gpus_per_trial: GpusOpt = None,
+    memory_cap: Annotated[
+        str | None,
+        typer.Option(help="Memory cap per trial, e.g. 12GiB (GPU memory on CUDA, RSS on CPU)."),
+    ] = None,
+    sampler: Annotated[str, typer.Option(help="tpe (default), random or grid.")] = "tpe",
+    seed: Annotated[int, typer.Option(help="Seed of the sampler.")] = 0,
+    metric: Annotated[
+        str | None,
+        typer.Option(help="Metric to optimise (default: the recipe's optim.monitor)."),
+    ] = None,
+    mode: Annotated[str | None, typer.Option(help="max or min (default: the metric's).")] = None,
+    trainable: TrainableOpt = None,
+    budget: Annotated[float, typer.Option(help="Plans: multiply every stage's trials.")] = 1.0,
+    address: AddressOpt = None,
+    storage: StorageOpt = None,
+    max_failures: MaxFailuresOpt = 2,
+    name: NameOpt = None,
+    runs_dir: RunsDirOpt = Path("runs"),
+    resume: ResumeOpt = False,
+) -> None:
+    """Search hyperparameters with Ray Tune, Optuna TPE and ASHA early stopping.
+
+    Every trial trains the base recipe with the sampled values; the base recipe's own values are
+    evaluated first. Results go to RUNS_DIR/NAME: Ray's state, spec.json, trials.parquet (one row
+    per trial) and curves.parquet (one row per trial and epoch).
+    """
+    from harness.cli._search import search_command
+
+    settings = None
+    resolved = None
+    if not resume:
+        from harness.cli._train import cluster_gpus, resolve_recipe
+        from harness.search import SearchSettings
+        from search_spaces import ConfigError, metric_direction
+
+        if (space is None) == (plan is None):
+            raise ConfigError("give exactly one of --space NAME or --plan NAME")
+        sets = list(set_ or [])
+        if memory_cap is not None:
+            sets.append(f"memory.cap={memory_cap}")
+        if data is not None:
+            data = data.resolve()  # trials run in their own directories
+        # the trials run where Ray puts them: the cluster's GPUs decide, not this driver's
+        gpus = cluster_gpus(address)
+        resolved = resolve_recipe(recipe, data, sets, None, None, has_gpu=gpus > 0)
+        settings = SearchSettings(
+            trials=trials,
+            max_epochs=max_epochs,
+            grace_period=grace_period,
+            reduction_factor=reduction_factor,
+            concurrency=concurrency,
+            cpus_per_trial=cpus_per_trial,
+            gpus_per_trial=gpus_per_trial
+            if gpus_per_trial is not None
+            else (1.0 / concurrency if gpus > 0 else 0.0),
+            sampler=sampler,
+            seed=seed,
+            metric=metric or resolved.optim.monitor,
+            mode=metric_direction(metric, mode)
+            if metric is not None
+            else (mode or resolved.optim.monitor_mode),
+            trainable=trainable or "trials:run_trial",
+            max_failures=max_failures,
+        )
+    raise typer.Exit(
+        search_command(
+            space_name=space,
+            plan_name=plan,
+            recipe=resolved,
+            settings=settings,
+            budget=budget,
+            name=name,
+            runs_dir=runs_dir,
+            address=address,
+            resume=resume,
+            console=console,
+            storage=storage,
+        )
+    )
+
+
+@app.command()
+def report(
+    runs: Annotated[
+        list[Path],
+        typer.Argument(
+            help="Experiment directories (several: compared side by side), or ablation "
+            "directories written by `harness ablate`."
+        ),
+    ],
+    metric: Annotated[
+        str | None,
+        typer.Option(
+            help="Outcome to explain: the search metric by default; any numeric "
+            "column, e.g. peak_memory_bytes or images_per_s."
+        ),
+    ] = None,
+    epoch: Annotated[
+        int | None,
+        typer.Option(
+            help="Fidelity: compare trials at this epoch (default: the highest epoch "
+            "that max(10, 20%) of the trials reached)."
+        ),
+    ] = None,
+    bins: Annotated[int, typer.Option(help="ANOVA: quantile bins for continuous parameters.")] = 4,
+    interactions: Annotated[
+        int, typer.Option(help="ANOVA: two-way interactions among the top K parameters.")
+    ] = 3,
+    bootstrap: Annotated[
+        int, typer.Option(help="Bootstrap resamples for the 95% intervals.")
+    ] = 200,
+    seed: Annotated[int, typer.Option(help="Seed of the bootstrap and fANOVA.")] = 0,
+    format_: Annotated[
+        str, typer.Option("--format", help="Comma-separated: md, html, csv, json.")
+    ] = "md,html,csv,json",
+    out: Annotated[Path | None, typer.Option(help="Output folder (default: RUN/report).")] = None,
+) -> None:
+    """Which parameters drive the outcome: ANOVA and fANOVA importance, with a report.
+
+    Writes importance.csv, importance.json, report.md and a self-contained report.html (plots
+    embedded) to RUN/report; with several RUNs, also a side-by-side comparison. For an ablation
+    directory, writes its table instead (ablation.csv, ablation.json, ablation.md, forest.png and
+    report.html; --metric picks the main metric, --bootstrap and --seed the interval of each Δ).
+    """
+    from harness.cli._report import report_command
+
+    raise typer.Exit(
+        report_command(
+            runs,
+            metric=metric,
+            epoch=epoch,
+            bins=bins,
+            interactions=interactions,
+            bootstrap=bootstrap,
+            seed=seed,
+            formats=format_,
+            out=out,
+            console=console,
+        )
+    )
+
+
+spaces_app = typer.Typer(
+    help="Named search spaces: `harness spaces` lists them, `harness spaces show NAME` prints one.",
+    no_args_is_help=False,
+    invoke_without_command=True,
+)
+app.add_typer(spaces_app, name="spaces")
+
+
+@spaces_app.callback()
+def spaces_list(ctx: typer.Context) -> None:
+    """List the shipped search spaces and plans."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from rich.table import Table
+
+    from search_spaces import list_plans, list_spaces, load_plan, load_space
+
+    table = Table(title="search spaces (harness search --space NAME)")
+    for col in ("space", "parameters", "description"):
+        table.add_column(col)
+    for name in list_spaces():
+        space = load_space(name)
+        table.add_row(name, str(len(space.paths())), space.description)
+    console.print(table)
+    plans = Table(title="plans (harness search --plan NAME)")
+    for col in ("plan", "stages", "description"):
+        plans.add_column(col)
+    for name in list_plans():
+        plan = load_plan(name)
+        plans.add_row(name, " -> ".join(s.name for s in plan.stages), plan.description)
+    console.print(plans)
+
+
+@spaces_app.command("show")
+def spaces_show(
+    name: Annotated[str, typer.Argument(help="Space name or YAML path.")],
+) -> None:
+    """Print one space as a table: parameter path, type, range or choices, log, condition."""
+    from rich.table import Table
+
+    from search_spaces import load_space
+
+    space = load_space(name)
+    table = Table(title=f"{space.name}: {space.description}")
+    for col in ("path", "type", "range", "log", "condition"):
+        table.add_column(col)
+    for row in space.to_rows():
+        table.add_row(*(str(row[c]) if row[c] is not False else "" for c in row))
+    console.print(table)
+
+
+@app.command()
+def evaluate(
+    checkpoint: Annotated[
+        Path, typer.Argument(help="A best.pt written by harness train (or its run directory).")
+    ],
+    data: Annotated[
+        Path | None,
+        typer.Option(
+            help="Folder of images and masks to evaluate on. Default: the checkpoint recipe's own "
+            "data (synthetic when it was synthetic), split as in its run's split.json."
+        ),
+    ] = None,
+    split: Annotated[
+        str,
+        typer.Option(
+            help="test, val, train or all: split folders when the data has them, else the "
+            "recipe's seeded split (data.split)."
+        ),
+    ] = "test",
+    compare: Annotated[
+        Path | None,
+        typer.Option(
+            help="A second checkpoint: paired per-image comparison (t-test, Wilcoxon, d_z, "
+            "bootstrap interval of the difference A - B)."
+        ),
+    ] = None,
+    overlays: Annotated[
+        int,
+        typer.Option(
+            help="Write K PNG panels (image, ground truth, prediction; with --compare also B and "
+            "the difference): the K worst images, or the K largest differences."
+        ),
+    ] = 0,
+    out: Annotated[
+        Path | None, typer.Option(help="Output folder (default: CHECKPOINT's folder/eval/SPLIT).")
+    ] = None,
+    device: Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N.")] = "auto",
+    bootstrap: Annotated[
+        int, typer.Option(help="Bootstrap resamples (of images) for the 95% intervals.")
+    ] = 2000,
+    seed: Annotated[int, typer.Option(help="Seed of the bootstrap.")] = 0,
+) -> None:
+    """Metrics of a checkpoint on full images (sliding windows), with 95% bootstrap intervals.
+
+    Writes metrics.json (pooled metrics with intervals, mean per image, per-class breakdown when
+    file names carry a class, seconds per image, the paired comparison) and per_image.csv.
+    """
+    from harness.cli._evaluate import evaluate_command
+
+    raise typer.Exit(
+        evaluate_command(
+            checkpoint,
+            console,
+            data=data,
+            split=split,
+            compare=compare,
+            overlays=overlays,
+            out=out,
+            device=device,
+            n_resamples=bootstrap,
+            seed=seed,
+        )
+    )
+
+
+@app.command()
+def bench(
+    recipe: Annotated[
+        str,
+        typer.Option(
+            help="Built-in recipe (cpu_demo, stage1pp) or a YAML path; 'auto' = stage1pp with a "
+            "GPU, cpu_demo without."
+        ),
+    ] = "auto",
+    grid: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="A grid axis: a recipe path and comma-separated values, e.g. --grid "
+            "data.batch_size=1,2,4 --grid optim.amp=true,false (repeatable; every combination "
+            "of all axes is measured)."
+        ),
+    ] = None,
+    steps: Annotated[int, typer.Option(help="Measured training steps per combination.")] = 10,
+    warmup: Annotated[int, typer.Option(help="Unmeasured warm-up steps before them.")] = 3,
+    device: Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N.")] = "auto",
+    data: Annotated[
+        Path | None,
+        typer.Option(help="Folder of images and masks (default: the recipe's synthetic data)."),
+    ] = None,
+    set_: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--set",
+            help="Override a base-recipe value by dotted path, e.g. --set memory.cap=8GiB "
+            "(repeatable).",
+        ),
+    ] = None,
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            help="Output folder for bench.csv and bench.png (default: runs/bench-<time>)."
+        ),
+    ] = None,
+) -> None:
+    """Step time, images/s and peak memory of the recipe's training step over a grid.
+
+    Each combination trains on real tiles of the recipe's data (so data.max_tiles_per_image sets
+    the epoch length): warm-up steps, then measured steps of one micro-batch each (forward, loss,
+    backward, AdamW step; optim.accumulation is ignored). Reports the median step time and its
+    IQR, images/s, peak memory (CUDA: NVML per process and torch's peak allocated/reserved; CPU:
+    RSS) and the parameter count. A combination that runs out of memory or passes memory.cap is a
+    row with status oom / memory_cap. optim.amp and optim.channels_last act on CUDA only.
+    Writes bench.csv and bench.png (throughput and memory against each axis) to --out.
+    """
+    from harness.cli._bench import bench_command
+    from harness.cli._train import resolve_recipe
+
+    resolved = resolve_recipe(recipe, data, set_ or [], None, None)
+    raise typer.Exit(bench_command(resolved, grid or [], steps, warmup, device, out, console))
+
+
+app.command()(ablate)
+
+
+def main() -> None:
+    """Entry point of the ``harness`` console script: user errors become one clear message."""
+    try:
+        app()
+    except HarnessError as exc:
+        Console(stderr=True).print(Text("error: ", style="bold red") + Text(str(exc)))
+        raise SystemExit(2) from None
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,224 @@
+"""One search stage: a configuration of the engine core (:func:`harness.tune.run_experiment`).
+
+OptunaSearch (TPE) behind a ConcurrencyLimiter, ASHA, the base recipe evaluated first.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from rich.console import Console
+
+from search_spaces import ConfigError, Recipe, apply_overrides, flatten
+
+__all__ = [
+    "DEFAULT_TRAINABLE",
+    "SearchSettings",
+    "StageResult",
+    "make_trainable",
+    "run_stage",
+    "stage_recipe",
+]
+
+DEFAULT_TRAINABLE = "trials:run_trial"
+_SAMPLERS = ("tpe", "random", "grid")
+
+
+@dataclass(frozen=True)
+class SearchSettings:
+    """Everything that shapes one search stage besides the space and the base recipe."""
+
+    trials: int = 24
+    max_epochs: int = 12
+    grace_period: int = 2
+    reduction_factor: int = 3
+    concurrency: int = 2
+    cpus_per_trial: float = 1.0
+    gpus_per_trial: float = 0.0
+    sampler: str = "tpe"
+    seed: int = 0
+    metric: str = "iou_lesion"
+    mode: str = "max"
+    trainable: str = DEFAULT_TRAINABLE
+    # Ray restarts a trial this often after its worker or node died (from its last checkpoint)
+    max_failures: int = 2
+    # a non-local storage URI (s3://, gs://, ...) for Ray's state and checkpoints; None: they go
+    # to the experiment directory itself (see harness.tune.resolve_storage)
+    storage: str | None = None
+
+    def __post_init__(self) -> None:
+        rules = [
+            (self.trials >= 1, f"--trials must be >= 1, got {self.trials}"),
+            (self.max_epochs >= 1, f"--max-epochs must be >= 1, got {self.max_epochs}"),
+            (
+                1 <= self.grace_period <= self.max_epochs,
+                f"--grace-period must be between 1 and --max-epochs ({self.max_epochs}), "
+                f"got {self.grace_period}",
+            ),
+            (
+                self.reduction_factor >= 2,
+                f"--reduction-factor must be >= 2, got {self.reduction_factor}",
+            ),
+            (self.concurrency >= 1, f"--concurrency must be >= 1, got {self.concurrency}"),
+            (self.cpus_per_trial > 0, f"--cpus-per-trial must be > 0, got {self.cpus_per_trial}"),
+            (
+                self.gpus_per_trial >= 0,
+                f"--gpus-per-trial must be >= 0, got {self.gpus_per_trial}",
+            ),
+            (self.mode in ("max", "min"), f"--mode must be max or min, got {self.mode!r}"),
+            (self.max_failures >= 0, f"--max-failures must be >= 0, got {self.max_failures}"),
+            (
+                self.sampler in _SAMPLERS,
+                f"--sampler must be tpe, random or grid, got {self.sampler!r}",
+            ),
+        ]
+        problems = [msg for ok, msg in rules if not ok]
+        if problems:
+            raise ConfigError("; ".join(problems))
+
+    @property
+    def resources(self) -> dict[str, float]:
+        """Ray resources of one trial."""
+        return {"cpu": self.cpus_per_trial, "gpu": self.gpus_per_trial}
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-able form (for spec.json)."""
+        return asdict(self)
+
+
+@dataclass
+class StageResult:
+    """What one stage produced."""
+
+    directory: Path
+    trials: pd.DataFrame
+    curves: pd.DataFrame
+    best: dict[str, Any] | None
+    interrupted: bool = False
+
+
+class _DefineByRun:
+    """Picklable define-by-run function: Ray saves the searcher (and this) with plain pickle."""
+
+    def __init__(self, space: Any, base: dict[str, Any], fixed: dict[str, Any] | None) -> None:
+        self.space, self.base, self.fixed = space, base, fixed
+
+    def __call__(self, trial: Any) -> dict[str, Any]:
+        from harness.search._sampling import define_by_run
+
+        return define_by_run(self.space, self.base, self.fixed)(trial)
+
+
+def stage_recipe(base: Recipe, settings: SearchSettings) -> Recipe:
+    """The base recipe of a stage: its training length is the scheduler's ``max_t``."""
+    return apply_overrides(base, {"optim.epochs": settings.max_epochs}, source="search settings")
+
+
+def make_trainable(directory: Path, recipe: Recipe, settings: Any) -> Any:
+    """The Ray trainable of an experiment in ``directory``; with the default trainable the data
+    split is made here, once, so every trial reads the same ``split.json`` and bad data fails
+    before Ray runs anything."""
+    from harness.tune import make_ray_trainable
+
+    trainable = make_ray_trainable(
+        settings.trainable, recipe.model_dump(mode="json"), settings.metric, str(directory)
+    )
+    if settings.trainable == DEFAULT_TRAINABLE:
+        from trials.data import load_splits
+
+        directory.mkdir(parents=True, exist_ok=True)
+        load_splits(recipe.data, directory)
+    return trainable
+
+
+def _searcher(
+    directory: Path, space: Any, base_flat: dict[str, Any], settings: SearchSettings, console: Any
+) -> tuple[Any, SearchSettings]:
+    """The searcher of a new stage (and the settings, with the trials capped at a grid's size)."""
+    from harness.search._sampling import base_point, grid_points
+    from harness.tune import build_searcher, make_sampler
+
+    grid = grid_points(space) if settings.sampler == "grid" else None
+    points = None
+    if grid is not None and settings.trials > len(grid):
+        if console is not None:
+            console.print(f"[yellow]the grid has {len(grid)} points: running {len(grid)} trials[/]")
+        settings = replace(settings, trials=len(grid))
+    if settings.sampler != "grid":
+        point, notes = base_point(space, base_flat)
+        points = [point]
+        for note in notes:
+            if console is not None:
+                console.print(f"[yellow]base configuration:[/] {note}")
+    searcher = build_searcher(
+        _DefineByRun(space, base_flat, None),
+        metric=settings.metric,
+        mode=settings.mode,
+        sampler=make_sampler(settings.sampler, settings.seed, grid),
+        max_epochs=settings.max_epochs,
+        concurrency=settings.concurrency,
+        points_to_evaluate=points,
+        study_name=directory.name,
+    )
+    return searcher, settings
+
+
+def run_stage(
+    directory: Path,
+    space: Any,
+    base: Recipe,
+    settings: SearchSettings,
+    *,
+    console: Console | None,
+    resume: bool = False,
+    title: str = "search",
+) -> StageResult:
+    """Run (or resume) one search stage in ``directory`` and write its tables there.
+
+    Args:
+        directory: the stage's experiment directory (Ray's state goes inside it).
+        space: a loaded search space.
+        base: the base recipe; its own values are evaluated first.
+        settings: trials, ASHA, resources, sampler, metric.
+        console: where progress is drawn (``None``: nothing is drawn).
+        resume: continue an interrupted stage from Ray's state with ``Tuner.restore``.
+    """
+    from harness.tune import Experiment, asha_scheduler, best_row, run_experiment
+
+    directory = directory.resolve()
+    recipe = stage_recipe(base, settings)
+    trainable = make_trainable(directory, recipe, settings)
+    searcher = scheduler = None
+    if not resume:
+        searcher, settings = _searcher(directory, space, flatten(recipe), settings, console)
+        scheduler = asha_scheduler(
+            settings.metric,
+            settings.mode,
+            max_t=settings.max_epochs,
+            grace_period=settings.grace_period,
+            reduction_factor=settings.reduction_factor,
+        )
+    result = run_experiment(
+        Experiment(
+            directory=directory,
+            trainable=trainable,
+            metric=settings.metric,
+            mode=settings.mode,
+            max_epochs=settings.max_epochs,
+            trials=settings.trials,
+            concurrency=settings.concurrency,
+            resources=settings.resources,
+            searcher=searcher,
+            scheduler=scheduler,
+            storage=settings.storage,
+            max_failures=settings.max_failures,
+            restore=resume,
+            title=title,
+        ),
+        console,
+    )
+    best = best_row(result.trials, settings.metric, settings.mode)
+    return StageResult(directory, result.trials, result.curves, best, result.interrupted)

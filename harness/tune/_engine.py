@@ -1,0 +1,238 @@
+"""The one engine core: every Ray Tune run of the harness goes through :func:`run_experiment`.
+
+Search stages, validation stages and ablation cells are configurations of it
+(:class:`Experiment`), never copies: it sets up the environment, builds a new ``Tuner`` or
+restores one from Ray's state, runs it with a display callback (:class:`SearchProgress`) and a
+persistence callback (:class:`TableWriter`), exports the Optuna study the searcher drove, and
+writes the final tables.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from rich.console import Console
+
+from harness.tune._progress import SearchProgress
+from harness.tune._ray_compat import set_restored_callbacks, tuner_search_alg
+from harness.tune._searcher import HarnessOptunaSearch, export_study
+from harness.tune._table_writer import TableWriter
+from harness.tune._tables import records_from_result_grid
+from harness.tune._trainable import trial_dirname
+from search_spaces import FINISHED_STATUSES, ConfigError
+
+__all__ = [
+    "JOURNAL",
+    "Experiment",
+    "ExperimentResult",
+    "asha_scheduler",
+    "can_restore",
+    "grid_search",
+    "ray_experiment_path",
+    "run_experiment",
+]
+
+JOURNAL = "optuna.journal"
+
+
+@dataclass(frozen=True)
+class Experiment:
+    """One Ray Tune run, described completely.
+
+    Attributes:
+        directory: the experiment directory (tables, spec, trials' files; Ray's state too unless
+            ``storage`` is a remote URI).
+        trainable: the function Ray runs for each trial (:func:`make_ray_trainable`).
+        metric, mode: what the searcher and the scheduler optimise.
+        max_epochs: a trial's full length (the scheduler's ``max_t``).
+        trials: trials to run (with a ``param_space`` grid: the grid's size, run once).
+        concurrency: trials at a time.
+        resources: per trial, ``{"cpu": …, "gpu": …}``.
+        searcher: a Ray search algorithm, or ``None`` (the ``param_space`` grid).
+        scheduler: a Ray trial scheduler, or ``None`` (FIFO at full length).
+        param_space: Ray's param space (a ``tune.grid_search`` of cells or seeds), if any.
+        storage: a remote URI for Ray's state and checkpoints, or ``None``.
+        max_failures: restarts of a trial whose worker or node died, from its last checkpoint.
+        restore: continue from Ray's state in ``directory`` (``Tuner.restore``).
+        title: shown above the progress counts.
+        show_best: draw the best configuration so far.
+        on_write: called after the tables are written (derived tables such as cells).
+    """
+
+    directory: Path
+    trainable: Callable[[dict[str, Any]], None]
+    metric: str
+    mode: str
+    max_epochs: int
+    trials: int
+    concurrency: int
+    resources: Mapping[str, float] = field(default_factory=lambda: {"cpu": 1.0, "gpu": 0.0})
+    searcher: Any = None
+    scheduler: Any = None
+    param_space: Mapping[str, Any] | None = None
+    storage: str | None = None
+    max_failures: int = 2
+    restore: bool = False
+    title: str = "search"
+    show_best: bool = True
+    on_write: Callable[[], None] | None = None
+
+
+@dataclass
+class ExperimentResult:
+    """What a run produced: the tables, and whether it ended before every trial finished."""
+
+    directory: Path
+    trials: pd.DataFrame
+    curves: pd.DataFrame
+    interrupted: bool
+
+
+def ray_experiment_path(directory: Path, storage: str | None) -> str:
+    """Where Ray keeps an experiment's state: the directory, or its place under ``storage``."""
+    if storage is None:
+        return str(directory)
+    return f"{storage.rstrip('/')}/{Path(directory).name}"
+
+
+def can_restore(directory: Path, storage: str | None) -> bool:
+    """Whether Ray's state of an experiment exists (so ``restore=True`` can continue it)."""
+    from ray import tune
+
+    return bool(tune.Tuner.can_restore(ray_experiment_path(directory, storage)))
+
+
+def asha_scheduler(
+    metric: str, mode: str, *, max_t: int, grace_period: int, reduction_factor: int
+) -> Any:
+    """ASHA (Li et al. 2020, "A System for Massively Parallel Hyperparameter Tuning") with every
+    argument set explicitly: one bracket, epochs as time, and trials still running at the end
+    of the search stopped."""
+    from ray.tune.schedulers import ASHAScheduler
+
+    return ASHAScheduler(
+        time_attr="epoch",
+        metric=metric,
+        mode=mode,
+        max_t=max_t,
+        grace_period=grace_period,
+        reduction_factor=reduction_factor,
+        brackets=1,
+        stop_last_trials=True,
+    )
+
+
+def grid_search(values: list[Any]) -> dict[str, Any]:
+    """A ``param_space`` entry that runs one trial per value (Ray's ``tune.grid_search``)."""
+    from ray import tune
+
+    return tune.grid_search(list(values))
+
+
+def _run_config(exp: Experiment, callbacks: list[Any]) -> Any:
+    """Where the state goes and how failed trials are retried: a trial whose worker or node
+    dies restarts up to ``max_failures`` times from its last checkpoint (one per epoch; the
+    last two are kept, enough to survive a failure while the newest is being written)."""
+    from ray import tune
+
+    storage = str(exp.directory.parent) if exp.storage is None else exp.storage
+    return tune.RunConfig(
+        name=exp.directory.name,
+        storage_path=storage,
+        callbacks=callbacks,
+        verbose=0,
+        failure_config=tune.FailureConfig(max_failures=exp.max_failures),
+        checkpoint_config=tune.CheckpointConfig(num_to_keep=2),
+    )
+
+
+def _trial_dirname(trial: Any) -> str:
+    return trial_dirname(trial.trial_id)
+
+
+def _tuner(exp: Experiment, callbacks: list[Any]) -> Any:
+    """A new ``Tuner``, or the one restored from Ray's state (to run what is unfinished)."""
+    from ray import tune
+
+    trainable = tune.with_resources(exp.trainable, dict(exp.resources))
+    if exp.restore:
+        path = ray_experiment_path(exp.directory, exp.storage)
+        if not tune.Tuner.can_restore(path):
+            raise ConfigError(f"--resume: {path} holds no Ray Tune state to resume")
+        tuner = tune.Tuner.restore(
+            path, trainable=trainable, resume_unfinished=True, resume_errored=True
+        )
+        set_restored_callbacks(tuner, callbacks)
+        return tuner
+    return tune.Tuner(
+        trainable,
+        param_space=dict(exp.param_space) if exp.param_space is not None else None,
+        tune_config=tune.TuneConfig(
+            search_alg=exp.searcher,
+            scheduler=exp.scheduler,
+            num_samples=1 if exp.param_space is not None else exp.trials,
+            reuse_actors=True,
+            trial_dirname_creator=_trial_dirname,
+            max_concurrent_trials=exp.concurrency,
+        ),
+        run_config=_run_config(exp, callbacks),
+    )
+
+
+def _export_study(tuner: Any, directory: Path) -> None:
+    """Save the study Optuna saw (COMPLETE / PRUNED / FAIL) next to the tables."""
+    search = tuner_search_alg(tuner)
+    if isinstance(search, HarnessOptunaSearch) and search.study is not None:
+        export_study(search.study, directory / JOURNAL)
+
+
+def run_experiment(exp: Experiment, console: Console | None = None) -> ExperimentResult:
+    """Run (or, with ``exp.restore``, resume) one experiment and write its tables.
+
+    Args:
+        exp: what to run.
+        console: where progress is drawn (``None``: nothing is drawn).
+
+    Raises:
+        ConfigError: ``exp.restore`` without Ray state to restore.
+    """
+    # Ray's own console reporter would interleave with ours; its old engine honours verbose=0.
+    os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
+    # Ray snapshots the experiment (trial states, searcher) at most this often; a short period
+    # means a driver crash loses at most a second of bookkeeping, which --resume would redo.
+    os.environ.setdefault("TUNE_GLOBAL_CHECKPOINT_S", "1")
+    directory = exp.directory.resolve()
+    directory.mkdir(parents=True, exist_ok=True)
+    if directory != exp.directory:
+        exp = _with_directory(exp, directory)
+    writer = TableWriter(directory, exp.metric, exp.mode, exp.max_epochs, on_write=exp.on_write)
+    progress = SearchProgress(
+        exp.trials,
+        exp.metric,
+        exp.mode,
+        exp.max_epochs,
+        console,
+        title=exp.title,
+        show_best=exp.show_best,
+    )
+    tuner = _tuner(exp, [progress, writer])
+    try:
+        grid = tuner.fit()
+    finally:
+        progress.stop()
+    _export_study(tuner, directory)
+    trials, curves = writer.finish(records_from_result_grid(grid))
+    unfinished = (~trials["status"].isin(FINISHED_STATUSES)).any() if not trials.empty else True
+    interrupted = len(trials) < exp.trials or bool(unfinished)
+    return ExperimentResult(directory, trials, curves, interrupted)
+
+
+def _with_directory(exp: Experiment, directory: Path) -> Experiment:
+    from dataclasses import replace
+
+    return replace(exp, directory=directory)

@@ -1,0 +1,226 @@
+"""``harness evaluate`` on a really trained tiny checkpoint: its outputs and its errors."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from PIL import Image
+from rich.console import Console
+
+from harness.cli._evaluate import evaluate_command, run_evaluation
+from search_spaces import ConfigError, DataError, apply_overrides, load_recipe
+
+HARNESS = [sys.executable, "-m", "harness.cli"]
+COUNTS = ("tp", "fp", "fn", "tn")
+
+
+def _run(args: list[str], cwd: Path) -> subprocess.CompletedProcess:
+    # One intra-op thread: on a CPU shared with other test workers torch's default threads
+    # oversubscribe it and inference gets tens of times slower.
+    env = {**os.environ, "COLUMNS": "160", "OMP_NUM_THREADS": "1"}
+    return subprocess.run(
+        [*HARNESS, *args], cwd=cwd, capture_output=True, text=True, timeout=600, env=env
+    )
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _one_thread():
+    """In-process runs on one torch thread too (see ``_run``); restored afterwards."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="module")
+def checkpoint(tmp_path_factory, tiny_overrides) -> Path:
+    """best.pt of a real two-epoch run of cpu_demo shrunk (synthetic data, with split.json)."""
+    from trials import run_trial
+
+    run = tmp_path_factory.mktemp("eval_run")
+    summary = run_trial(load_recipe("cpu_demo", tiny_overrides), workdir=run, device="cpu")
+    assert summary.status == "completed", summary.error
+    return run / "best.pt"
+
+
+@pytest.fixture(scope="module")
+def evaluated(checkpoint, tmp_path_factory):
+    """The console script on every image, compared with itself, with two overlays."""
+    out = tmp_path_factory.mktemp("eval_out")
+    args = ["evaluate", str(checkpoint), "--compare", str(checkpoint.parent), "--overlays", "2"]
+    res = _run([*args, "--split", "all", "--bootstrap", "300", "--out", str(out)], out)
+    assert res.returncode == 0, res.stdout + res.stderr
+    metrics = json.loads((out / "metrics.json").read_text())
+    return res, out, metrics, pd.read_csv(out / "per_image.csv")
+
+
+def test_cli_writes_metrics_per_image_table_and_overlays(evaluated):
+    res, out, metrics, per_image = evaluated
+    assert metrics["data"]["n_images"] == 12 == len(per_image)
+    assert {"image_id", "label", *COUNTS, "iou_lesion", "hd95", "seconds"} <= set(per_image)
+    assert metrics["seconds_per_image"] == pytest.approx(per_image["seconds"].mean())
+    assert metrics["seconds_per_image"] > 0
+    pngs = sorted((out / "overlays").glob("*.png"))
+    assert [p.name[:3] for p in pngs] == ["01_", "02_"]
+    width, height = Image.open(pngs[0]).size
+    assert width > 4 * height  # five panels side by side with --compare
+    for words in ("pooled", "95% CI", "mean per image", "s per image", "p (Wilcoxon)", "d_z"):
+        assert words in res.stdout
+
+
+def test_bootstrap_interval_contains_the_pooled_value(evaluated):
+    _, _, metrics, per_image = evaluated
+    tp, fp, fn, tn = (int(per_image[k].sum()) for k in COUNTS)
+    assert metrics["counts"] == {"tp": tp, "fp": fp, "fn": fn, "tn": tn}
+    pooled = metrics["metrics"]
+    assert pooled["iou_lesion"]["value"] == pytest.approx(tp / (tp + fp + fn))
+    assert pooled["precision"]["value"] == pytest.approx(tp / (tp + fp))
+    assert pooled["pixel_accuracy"]["value"] == pytest.approx((tp + tn) / (tp + fp + fn + tn))
+    assert pooled["hd95"]["value"] == pytest.approx(per_image["hd95"].mean())
+    assert pooled["iou_lesion"]["mean_per_image"] == pytest.approx(per_image["iou_lesion"].mean())
+    for name, m in pooled.items():
+        # the training loop's own summary agrees with the statistics module
+        assert m["value"] == pytest.approx(metrics["accumulator"][name]), name
+        assert m["ci_low"] <= m["value"] <= m["ci_high"], (name, m)
+        assert m["ci_high"] > m["ci_low"], name
+
+
+def test_checkpoint_compared_with_itself_differs_by_zero_with_p_one(evaluated):
+    _, _, metrics, per_image = evaluated
+    paired = metrics["compare"]["paired"]
+    assert metrics["compare"]["recipe_differences"] == []
+    for name, p in paired.items():
+        assert p["mean_diff"] == 0.0 and p["d_z"] == 0.0, name
+        assert p["p_t"] == 1.0 and p["p_wilcoxon"] == 1.0 and p["p_t_holm"] == 1.0, name
+        assert (p["diff_ci_low"], p["diff_ci_high"]) == (0.0, 0.0), name
+    assert paired["iou_lesion"]["pooled_diff"] == 0.0
+    np.testing.assert_array_equal(per_image["compare.iou_lesion"], per_image["iou_lesion"])
+    np.testing.assert_array_equal(per_image["compare.tp"], per_image["tp"])
+
+
+def test_per_class_breakdown_sums_back_to_the_pooled_counts(evaluated):
+    from trials.data import STYLES
+
+    _, _, metrics, per_image = evaluated
+    classes = metrics["per_class"]
+    assert set(classes) == set(per_image["label"]) and set(classes) <= set(STYLES)
+    assert sum(c["n_images"] for c in classes.values()) == len(per_image)
+    for key in COUNTS:
+        assert sum(c["counts"][key] for c in classes.values()) == metrics["counts"][key]
+    for label, c in classes.items():
+        part = per_image[per_image["label"] == label]
+        tp, fp, fn = (int(part[k].sum()) for k in ("tp", "fp", "fn"))
+        assert c["metrics"]["iou_lesion"] == pytest.approx(tp / (tp + fp + fn))
+
+
+def test_default_is_the_test_split_of_the_runs_split_file(checkpoint):
+    result = run_evaluation(checkpoint, n_resamples=100, console=Console(file=io.StringIO()))
+    split = json.loads((checkpoint.parent / "split.json").read_text())
+    out = checkpoint.parent / "eval" / "test"
+    assert result["out"] == str(out) and (out / "metrics.json").is_file()
+    assert result["data"]["split_file"] == str(checkpoint.parent / "split.json")
+    assert sorted(pd.read_csv(out / "per_image.csv")["image_id"]) == sorted(split["test"])
+    assert "compare" not in result and result["overlays"] == []
+
+
+def test_plantseg_file_names_give_the_class_breakdown(checkpoint, tmp_path):
+    from trials.data import generate_synthetic
+
+    for folder in ("images", "masks"):
+        (tmp_path / folder).mkdir()
+    names = []
+    for i, s in enumerate(generate_synthetic(6, 96, seed=5)):
+        name = f"soybean_{s.label}_{i}"
+        Image.fromarray(s.image).save(tmp_path / "images" / f"{name}.png")
+        Image.fromarray(s.mask.astype(np.uint8) * 255).save(tmp_path / "masks" / f"{name}.png")
+        names.append(f"soybean_{s.label}")
+    result = run_evaluation(
+        checkpoint,
+        data=tmp_path,
+        split="all",
+        out=tmp_path / "eval",
+        n_resamples=100,
+        console=Console(file=io.StringIO()),
+    )
+    assert result["data"]["source"] == str(tmp_path) and result["data"]["split_file"] is None
+    assert {k: v["n_images"] for k, v in result["per_class"].items()} == {
+        n: names.count(n) for n in set(names)
+    }
+
+
+def test_compare_with_a_different_recipe_says_so(checkpoint, tmp_path):
+    from trials import load_checkpoint, save_checkpoint
+
+    model, recipe, _ = load_checkpoint(checkpoint)
+    other = tmp_path / "other.pt"
+    save_checkpoint(other, model, apply_overrides(recipe, {"optim.lr": 1e-3}), 1, {})
+    buffer = io.StringIO()
+    code = evaluate_command(
+        checkpoint,
+        Console(file=buffer, width=200),
+        split="val",
+        compare=other,
+        out=tmp_path / "eval",
+        n_resamples=50,
+    )
+    assert code == 0
+    assert "the compared recipes differ in optim.lr" in buffer.getvalue()
+    metrics = json.loads((tmp_path / "eval" / "metrics.json").read_text())
+    assert metrics["compare"]["recipe_differences"] == ["optim.lr"]
+    # the same weights: the paired differences are still zero
+    assert metrics["compare"]["paired"]["dice"]["p_t"] == 1.0
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "message"),
+    [
+        ({"split": "holdout"}, ConfigError, "--split 'holdout': choose from test, val, train, all"),
+        ({"overlays": -1}, ConfigError, "--overlays must be >= 0, got -1"),
+        ({"compare": Path("/nonexistent/b.pt")}, ConfigError, "--compare '/nonexistent/b.pt'"),
+        ({"data": Path("/nonexistent/folder")}, DataError, "no such folder"),
+    ],
+)
+def test_bad_options_are_refused(checkpoint, kwargs, error, message):
+    with pytest.raises(error, match=message.replace("(", r"\(")):
+        run_evaluation(checkpoint, console=Console(file=io.StringIO()), **kwargs)
+
+
+@pytest.mark.parametrize(
+    ("make", "message"),
+    [
+        (lambda d: d / "missing.pt", "no such checkpoint file"),
+        (lambda d: _write(d / "notes.pt", "not a checkpoint"), "cannot be read"),
+        (lambda d: (d / "empty").mkdir() or None, "is empty; expected"),
+    ],
+)
+def test_bad_input_is_one_clear_line_not_a_traceback(checkpoint, tmp_path, make, message):
+    made = make(tmp_path)
+    args = ["evaluate", str(made)] if made is not None else ["evaluate", str(checkpoint)]
+    if made is None:
+        args += ["--data", str(tmp_path / "empty")]
+    res = _run(args, tmp_path)
+    assert res.returncode == 2, res.stdout + res.stderr
+    assert message in res.stderr and "Traceback" not in res.stderr + res.stdout
+    assert res.stderr.startswith("error: ")
+
+
+def _write(path: Path, text: str) -> Path:
+    path.write_text(text)
+    return path
+
+
+def test_help_explains_the_options(tmp_path):
+    res = _run(["evaluate", "--help"], tmp_path)
+    assert res.returncode == 0
+    for word in ("CHECKPOINT", "--data", "--split", "--compare", "--overlays", "--bootstrap"):
+        assert word in res.stdout

@@ -1,0 +1,157 @@
+"""``harness search`` through the console script: bad input, and a driver killed mid-search."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+HARNESS = [sys.executable, "-m", "harness.cli"]
+FAST = [
+    "--trainable",
+    "harness.testing:slow_log_lr_bowl",
+    "--metric",
+    "score",
+    "--mode",
+    "max",
+]
+
+
+def _run(args: list[str], cwd: Path, timeout: int = 300) -> subprocess.CompletedProcess:
+    env = {**os.environ, "COLUMNS": "160"}
+    return subprocess.run(
+        [*HARNESS, *args], cwd=cwd, capture_output=True, text=True, timeout=timeout, env=env
+    )
+
+
+def _space(tmp_path: Path, body: str) -> str:
+    path = tmp_path / "space.yaml"
+    path.write_text(body)
+    return str(path)
+
+
+BAD = {
+    "unknown space": (lambda t: ["--space", "nope"], "unknown space 'nope'"),
+    "malformed yaml": (
+        lambda t: ["--space", _space(t, "params: [unclosed\n")],
+        "not valid YAML",
+    ),
+    "empty range": (
+        lambda t: [
+            "--space",
+            _space(t, "params:\n  optim.lr: {type: float, low: 0.1, high: 0.1}\n"),
+        ],
+        "optim.lr",
+    ),
+    "inverted range": (
+        lambda t: [
+            "--space",
+            _space(t, "params:\n  optim.lr: {type: float, low: 0.2, high: 0.1}\n"),
+        ],
+        "optim.lr",
+    ),
+    "unknown path": (
+        lambda t: [
+            "--space",
+            _space(t, "params:\n  optim.lrr: {type: float, low: 0.1, high: 0.2}\n"),
+        ],
+        "optim.lrr",
+    ),
+    "no cluster": (
+        lambda t: ["--space", "lr", "--address", "127.0.0.1:9"],
+        "no Ray cluster answers",
+    ),
+    "bad asha": (lambda t: ["--space", "lr", "--grace-period", "20"], "--grace-period"),
+    "neither": (lambda t: [], "--space NAME or --plan NAME"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD))
+def test_bad_input_exits_nonzero_with_one_clear_line(tmp_path, case):
+    make_args, message = BAD[case]
+    started = time.monotonic()
+    res = _run(["search", *make_args(tmp_path), *FAST], tmp_path, timeout=120)
+    assert res.returncode == 2, res.stdout + res.stderr
+    assert message in res.stderr, res.stderr
+    assert "Traceback" not in res.stderr + res.stdout
+    assert res.stderr.startswith("error: ")
+    assert time.monotonic() - started < 60
+    assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").iterdir())
+
+
+def test_unknown_space_lists_the_known_ones(tmp_path):
+    res = _run(["search", "--space", "nope"], tmp_path, timeout=120)
+    for name in ("loss_weights", "lr", "onecycle", "tiling", "full"):
+        assert name in res.stderr
+
+
+def _finished(table: Path) -> pd.DataFrame:
+    try:
+        trials = pd.read_parquet(table)
+    except (OSError, ValueError):
+        return pd.DataFrame()
+    return trials[trials["status"].isin(["completed", "pruned"])] if not trials.empty else trials
+
+
+def test_sigkill_of_the_driver_then_resume_loses_and_repeats_nothing(tmp_path, wait_for_snapshot):
+    args = [
+        "search",
+        "--space",
+        "lr",
+        "--trials",
+        "10",
+        "--max-epochs",
+        "4",
+        "--grace-period",
+        "1",
+        "--reduction-factor",
+        "2",
+        "--concurrency",
+        "2",
+        "--seed",
+        "5",
+        "--name",
+        "killed",
+        *FAST,
+    ]
+    env = {**os.environ, "COLUMNS": "160"}
+    proc = subprocess.Popen(
+        [*HARNESS, *args],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    table = tmp_path / "runs" / "killed" / "trials.parquet"
+    deadline = time.monotonic() + 240
+    try:
+        while time.monotonic() < deadline and len(_finished(table)) < 3:
+            time.sleep(0.2)
+            assert proc.poll() is None, "the search ended before it could be killed"
+        before = _finished(table)
+        # the kill lands once Ray's own snapshot (what --resume restores) has these trials
+        wait_for_snapshot(table.parent, before["trial_id"], deadline)
+        assert 3 <= len(before) < 10
+        os.killpg(proc.pid, signal.SIGKILL)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+
+    res = _run(["search", "--resume", "--name", "killed"], tmp_path, timeout=300)
+    assert res.returncode == 0, res.stdout + res.stderr
+    final = pd.read_parquet(table)
+    assert len(final) == 10 and final["trial_id"].is_unique
+    assert set(final["status"]) <= {"completed", "pruned"}
+    merged = before.merge(final, on="trial_id", suffixes=("_before", "_after"))
+    assert len(merged) == len(before)  # every trial finished before the kill is kept...
+    assert (merged["final.score_before"] == merged["final.score_after"]).all()  # ...as it was
+    curves = pd.read_parquet(tmp_path / "runs" / "killed" / "curves.parquet")
+    assert not curves.duplicated(["trial_id", "epoch"]).any()  # and none ran twice
