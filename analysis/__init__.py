@@ -1,32 +1,23 @@
-"""Experiment directories to tables, importance (ANOVA and fANOVA) and reports.
+"""Experiment directories to tables, importance (ANOVA and fANOVA), ablations and reports.
 
-Reads only an experiment directory; never imports ray or torch. Computation and rendering are
-apart: ``compute_importance`` returns data frames and JSON-able dicts; ``write_report`` renders
-them as CSV, JSON, Markdown and a self-contained HTML page.
+Reads only experiment and ablation directories; never imports ray or torch. The layout shows the
+architecture:
+
+- ``_load``, ``_fidelity``: an experiment directory as tidy tables, and the fidelity (epoch and
+  trials) an outcome is analysed at;
+- :mod:`analysis.importance`: ANOVA and fANOVA importance, the importance report, comparisons;
+- :mod:`analysis.ablation`: paired ablation statistics, ablation directories, ablation paths;
+- :mod:`analysis.render`: Markdown, HTML, CSV, JSON and PNG writers, which compute nothing;
+- ``_evaluation``: per-image evaluation statistics (bootstrap intervals, paired comparisons),
+  used by ``harness evaluate`` and by the ablation statistics.
+
+Which way an outcome improves and how a trial ended are the harness's shared vocabulary
+(:func:`search_spaces.metric_direction`, :class:`search_spaces.TrialStatus`); ``metric_direction``
+and ``guess_mode`` here are that one rule under the names this package has always exported.
 """
 
 from __future__ import annotations
 
-from analysis._ablation_path import AblationPath, PathStep, ablation_path, surrogate_path
-from analysis._ablation import (
-    ABLATION_COLUMNS,
-    DEFAULT_ABLATION_METRICS,
-    VERDICTS,
-    AblationResult,
-    ablation_statistics,
-    metric_direction,
-)
-from analysis._ablation_load import is_ablation_dir, load_ablation
-from analysis._ablation_render import (
-    ABLATION_FILES,
-    ablation_rows,
-    forest_plot,
-    mde_lines,
-    write_ablation,
-)
-from analysis._anova import DEFAULT_GROUPS, AnovaResult, anova_importance, group_of
-from analysis._bench_plot import bench_figure, write_bench_plot
-from analysis._compare import compare_rankings, write_comparison
 from analysis._evaluation import (
     BOOTSTRAP_METHODS,
     COUNT_COLUMNS,
@@ -38,24 +29,56 @@ from analysis._evaluation import (
     paired_comparison,
     summarize_evaluation,
 )
-from analysis._fanova import FanovaResult, distributions_from_space, fanova_importance
 from analysis._fidelity import Fidelity, choose_fidelity, default_epoch, resolve_metric
-from analysis._importance import (
+from analysis._load import Experiment, load_experiment, parameter_columns
+from analysis.ablation import (
+    ABLATION_COLUMNS,
+    DEFAULT_ABLATION_METRICS,
+    VERDICTS,
+    AblationPath,
+    AblationResult,
+    PathStep,
+    ablation_path,
+    ablation_statistics,
+    is_ablation_dir,
+    load_ablation,
+    surrogate_path,
+)
+from analysis.importance import (
+    DEFAULT_GROUPS,
     TABLE_COLUMNS,
+    AnovaResult,
+    FanovaResult,
     FanovaSettings,
     ImportanceReport,
+    anova_importance,
+    compare_rankings,
     compute_importance,
-    guess_mode,
+    distributions_from_space,
+    fanova_importance,
+    group_of,
 )
-from analysis._load import Experiment, load_experiment, parameter_columns
-from analysis._plots import pareto_front
-from analysis._render import FORMATS, ranking_rows, report_dict, write_report
+from analysis.render import (
+    ABLATION_FILES,
+    FORMATS,
+    ablation_rows,
+    bench_figure,
+    forest_plot,
+    mde_lines,
+    pareto_front,
+    ranking_rows,
+    report_dict,
+    write_ablation,
+    write_bench_plot,
+    write_comparison,
+    write_report,
+)
+from search_spaces import metric_direction
+
+#: the harness's one direction rule under its former name here
+guess_mode = metric_direction
 
 __all__ = [
-    "AblationPath",
-    "PathStep",
-    "ablation_path",
-    "surrogate_path",
     "ABLATION_COLUMNS",
     "ABLATION_FILES",
     "BOOTSTRAP_METHODS",
@@ -65,6 +88,7 @@ __all__ = [
     "FORMATS",
     "TABLE_COLUMNS",
     "VERDICTS",
+    "AblationPath",
     "AblationResult",
     "AnovaResult",
     "Experiment",
@@ -73,7 +97,9 @@ __all__ = [
     "Fidelity",
     "ImportanceReport",
     "Interval",
+    "PathStep",
     "PooledFn",
+    "ablation_path",
     "ablation_rows",
     "ablation_statistics",
     "anova_importance",
@@ -102,6 +128,7 @@ __all__ = [
     "report_dict",
     "resolve_metric",
     "summarize_evaluation",
+    "surrogate_path",
     "write_ablation",
     "write_bench_plot",
     "write_comparison",

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from analysis._load import Experiment
-from search_spaces import ConfigError
+from search_spaces import ConfigError, TrialStatus
 
 __all__ = ["Fidelity", "choose_fidelity", "resolve_metric"]
 
@@ -201,7 +201,7 @@ def _from_trials(exp: Experiment, column: str, epoch: int | None) -> Fidelity:
     total = len(trials)
     keep = _finite(trials[column])
     if "status" in trials.columns:
-        keep &= trials["status"] != "running"
+        keep &= trials["status"] != TrialStatus.RUNNING
     parts = [f"{column} is recorded once per trial (trials.parquet), not per epoch"]
     if epoch is not None:
         chosen = int(epoch)

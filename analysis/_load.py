@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from search_spaces import ConfigError
+from search_spaces import ConfigError, metric_direction
 
 __all__ = ["Experiment", "load_experiment", "parameter_columns"]
 
@@ -27,7 +27,8 @@ CURVES = "curves.parquet"
 _STAGE_DIR = re.compile(r"^\d{2,}-.+$")
 # columns of trials.parquet that hold outcomes or bookkeeping, never parameters
 _NOT_PARAMS = ("final.", "best.", "raw.")
-_DEFAULT_METRIC, _DEFAULT_MODE = "iou_lesion", "max"
+_DEFAULT_METRIC = "iou_lesion"
+_OUTCOME_PREFIXES = ("final.", "best.")
 
 
 @dataclass(frozen=True, eq=False)
@@ -38,7 +39,9 @@ class Experiment:
         path: the directory.
         name: its folder name.
         metric: the metric the search optimised (``spec.json`` → ``settings.metric``).
-        mode: ``"max"`` or ``"min"`` for that metric.
+        mode: ``"max"`` or ``"min"`` for that metric: ``settings.mode`` of ``spec.json``, else
+            :func:`search_spaces.metric_direction` of the metric; ``None`` when neither knows
+            (then :meth:`direction` needs an explicit mode for it).
         trials: one row per trial (for a plan, every stage, with a ``stage`` column).
         curves: one row per trial and epoch (``trial_id``, ``epoch``, metric columns; ``stage``
             for a plan).
@@ -52,7 +55,7 @@ class Experiment:
     path: Path
     name: str
     metric: str
-    mode: str
+    mode: str | None
     trials: pd.DataFrame
     curves: pd.DataFrame
     params: list[str]
@@ -71,6 +74,22 @@ class Experiment:
         """The searched space as recorded in ``spec.json`` (single searches only), else ``None``."""
         definition = self.spec.get("space_definition")
         return definition if isinstance(definition, dict) else None
+
+    def direction(self, outcome: str, mode: str | None = None) -> str:
+        """``"max"`` or ``"min"`` for one outcome of this experiment.
+
+        An explicit ``mode`` wins; else, for the search's metric (also as ``final.``/``best.``
+        columns), the mode ``spec.json`` records; else the harness's one rule,
+        :func:`search_spaces.metric_direction`.
+
+        Raises:
+            ConfigError: ``mode`` is neither max nor min, or the outcome's direction is unknown
+                and no ``mode`` was given (the message names ``--mode``).
+        """
+        base = outcome.split(".", 1)[1] if outcome.startswith(_OUTCOME_PREFIXES) else outcome
+        if mode is None and base == self.metric:
+            mode = self.mode
+        return metric_direction(outcome, mode)
 
     def only_stage(self, stage: str) -> Experiment:
         """The same experiment restricted to one stage of a plan.
@@ -93,6 +112,20 @@ class Experiment:
 def parameter_columns(trials: pd.DataFrame) -> list[str]:
     """Dotted parameter columns: names with a ``.`` except ``final.*``, ``best.*``, ``raw.*``."""
     return [c for c in trials.columns if "." in c and not c.startswith(_NOT_PARAMS)]
+
+
+def _mode(settings: dict[str, Any], metric: str, spec: Path) -> tuple[str | None, list[str]]:
+    """The recorded mode of the search's metric (validated), else the harness's rule for it."""
+    recorded = settings.get("mode") or None
+    if recorded is not None:
+        return metric_direction(metric, str(recorded), option=f"{spec}: settings.mode"), []
+    try:
+        return metric_direction(metric), []
+    except ConfigError:
+        return None, [
+            f"{spec} records no settings.mode and the direction of {metric} is unknown: "
+            "give --mode where a direction is needed"
+        ]
 
 
 def load_experiment(path: str | Path) -> Experiment:
@@ -128,9 +161,7 @@ def load_experiment(path: str | Path) -> Experiment:
         raise ConfigError(f"{root}: {TRIALS} holds no trials (the search recorded none yet)")
     settings = spec.get("settings") or {}
     metric = str(settings.get("metric") or _DEFAULT_METRIC)
-    mode = str(settings.get("mode") or _DEFAULT_MODE)
-    if mode not in ("max", "min"):
-        raise ConfigError(f"{root / SPEC}: settings.mode must be max or min, got {mode!r}")
+    mode, mode_notes = _mode(settings, metric, root / SPEC)
     params = parameter_columns(trials)
     trials = _tidy_params(trials, params)
     return Experiment(
@@ -144,7 +175,7 @@ def load_experiment(path: str | Path) -> Experiment:
         stages=stages,
         kind="plan" if is_plan else "search",
         spec=spec,
-        notes=tuple(spec_notes + notes),
+        notes=tuple(spec_notes + notes + mode_notes),
     )
 
 
@@ -171,10 +202,11 @@ def _read_spec(root: Path) -> tuple[dict[str, Any], list[str]]:
             if not (spec.get("settings") or {}).get("metric"):
                 notes.append(
                     f"{candidate} names no settings.metric: assuming {_DEFAULT_METRIC} "
-                    f"({_DEFAULT_MODE})"
+                    f"({metric_direction(_DEFAULT_METRIC)})"
                 )
             return spec, notes
-    return {}, [f"no {SPEC} found: assuming metric {_DEFAULT_METRIC} ({_DEFAULT_MODE})"]
+    default = f"{_DEFAULT_METRIC} ({metric_direction(_DEFAULT_METRIC)})"
+    return {}, [f"no {SPEC} found: assuming metric {default}"]
 
 
 def _read_tables(directory: Path) -> tuple[pd.DataFrame, pd.DataFrame]:

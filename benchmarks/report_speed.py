@@ -21,6 +21,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from search_spaces import TrialStatus
+
 GOAL_S = 10.0
 METRIC = "iou_lesion"
 
@@ -63,8 +65,8 @@ def build_experiment(root: Path, n_trials: int, n_params: int, seed: int = 0) ->
     # ASHA with grace 1, reduction 3, max 9: two thirds stop at 1, two ninths at 3.
     u = rng.uniform(size=n_trials)
     epochs = np.where(u < 2 / 3, 1, np.where(u < 8 / 9, 3, 9))
-    status = np.where(epochs == 9, "completed", "pruned").astype(object)
-    status[rng.choice(n_trials, n_trials // 100, replace=False)] = "memory_cap"
+    status = np.where(epochs == 9, TrialStatus.COMPLETED, TrialStatus.PRUNED).astype(object)
+    status[rng.choice(n_trials, n_trials // 100, replace=False)] = TrialStatus.MEMORY_CAP
     ids = np.array([f"{i:08x}" for i in range(n_trials)])
     memory = (1.0 + 0.5 * (cols[names[3]] / 8) + rng.uniform(0, 0.2, n_trials)) * 2**30
     trials = pd.DataFrame({"trial_id": ids, "status": status, **cols})
@@ -135,11 +137,11 @@ def run(exp: Path) -> dict[str, float]:
     """Time loading, computation and rendering of one experiment directory."""
     times: dict[str, float] = {}
     t = time.perf_counter()
-    from analysis._render import write_report
+    from analysis.render import write_report
 
     try:
-        from analysis._importance import compute_importance
-        from analysis._load import load_experiment
+        from analysis import load_experiment
+        from analysis.importance import compute_importance
     except ImportError as exc:
         print(f"computation not importable ({exc}): timing the rendering only")
         return {"import analysis": time.perf_counter() - t, **_render_only(exp)}
@@ -148,7 +150,7 @@ def run(exp: Path) -> dict[str, float]:
     experiment = load_experiment(exp)
     times["load_experiment"] = time.perf_counter() - t
     t = time.perf_counter()
-    from analysis._importance import FanovaSettings
+    from analysis.importance import FanovaSettings
 
     # the settings `harness report` uses for an experiment of this size
     report = compute_importance(
@@ -176,7 +178,7 @@ def run(exp: Path) -> dict[str, float]:
 
 def _render_only(exp: Path) -> dict[str, float]:
     """The writers alone, fed contract-shaped placeholder tables (numbers are not importances)."""
-    from analysis._render import write_report
+    from analysis.render import write_report
 
     times: dict[str, float] = {}
     t = time.perf_counter()

@@ -1,6 +1,6 @@
 """Synthetic experiment directories in the harness's layout, and the shared Ishigami report.
 
-The tables follow ``harness/_tables.py``: trials.parquet (parameters by dotted path, ``raw.*``,
+The tables follow ``harness/tune/_tables.py``: trials.parquet (parameters by dotted path, ``raw.*``,
 status, epochs, ``final.*``, ``best.*``, peak memory, time, images/s) and curves.parquet (one row
 per trial and epoch). Fixtures return writer functions because tests cannot import conftest under
 ``--import-mode=importlib``.
@@ -81,12 +81,11 @@ def make_tables(
     return trials, pd.DataFrame(curve_rows)
 
 
-def _spec(metric: str, mode: str, extra: dict[str, Any] | None) -> dict[str, Any]:
-    return {
-        "command": "search --space synthetic",
-        "settings": {"metric": metric, "mode": mode, "trials": 0, "max_epochs": 1},
-        **(extra or {}),
-    }
+def _spec(metric: str, mode: str | None, extra: dict[str, Any] | None) -> dict[str, Any]:
+    settings: dict[str, Any] = {"metric": metric, "trials": 0, "max_epochs": 1}
+    if mode is not None:  # None: a spec.json that records no mode
+        settings["mode"] = mode
+    return {"command": "search --space synthetic", "settings": settings, **(extra or {})}
 
 
 def write_search_dir(
@@ -94,10 +93,11 @@ def write_search_dir(
     trials: pd.DataFrame,
     curves: pd.DataFrame,
     metric: str = "score",
-    mode: str = "max",
+    mode: str | None = "max",
     spec_extra: dict[str, Any] | None = None,
 ) -> Path:
-    """A single-search directory: spec.json, trials.parquet, curves.parquet."""
+    """A single-search directory: spec.json (``mode=None``: without settings.mode),
+    trials.parquet, curves.parquet."""
     path.mkdir(parents=True, exist_ok=True)
     (path / "spec.json").write_text(json.dumps(_spec(metric, mode, spec_extra)), encoding="utf-8")
     trials.to_parquet(path / "trials.parquet", index=False)
@@ -129,7 +129,7 @@ def write_plan_dir(
 def _one_blas_thread():
     """The reference statsmodels fits in these tests run on small matrices, where BLAS threads
     only contend on a busy two-core machine; the analysis code limits itself the same way."""
-    from analysis._anova import one_blas_thread
+    from analysis.importance import one_blas_thread
 
     with one_blas_thread():
         yield
@@ -178,7 +178,7 @@ def ishigami_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def ishigami_report(ishigami_dir: Path):
     """The importance report of the Ishigami experiment with the default 4 quantile bins."""
-    from analysis._importance import compute_importance
-    from analysis._load import load_experiment
+    from analysis import load_experiment
+    from analysis.importance import compute_importance
 
     return compute_importance(load_experiment(ishigami_dir), bins=4)

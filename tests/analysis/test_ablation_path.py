@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analysis._ablation_path import ablation_path, differing, surrogate_path
+from analysis.ablation import ablation_path, differing, surrogate_path
 from search_spaces import ConfigError
 
 GAINS = {"p.a": 3.0, "p.b": 1.0, "p.c": 2.0}

@@ -10,9 +10,8 @@ import pytest
 from statsmodels.formula.api import ols
 from statsmodels.stats.anova import anova_lm
 
-from analysis._anova import anova_importance, group_of
-from analysis._fidelity import choose_fidelity
-from analysis._load import load_experiment
+from analysis import choose_fidelity, load_experiment
+from analysis.importance import anova_importance, group_of
 from search_spaces import ConfigError
 
 X = ["p.x1", "p.x2", "p.x3"]

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
 
-from analysis._fanova import distributions_from_space, fanova_importance
+from analysis.importance import distributions_from_space, fanova_importance
 
 # Ishigami's first-order Sobol' indices (Ishigami & Homma 1990, with a = 7, b = 0.1):
 # D = a²/8 + bπ⁴/5 + b²π⁸/18 + 1/2 = 13.8446; S1 = (1 + bπ⁴/5)²/2 / D = 0.3139,

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from analysis._render import write_report
+from analysis.render import write_report
 
 CHROMIUM = Path("/usr/bin/chromium")
 # Lines Chromium writes to stderr for page problems: console messages, uncaught script errors,

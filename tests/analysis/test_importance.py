@@ -8,8 +8,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analysis._importance import TABLE_COLUMNS, FanovaSettings, compute_importance
-from analysis._load import load_experiment
+from analysis import load_experiment
+from analysis.importance import TABLE_COLUMNS, FanovaSettings, compute_importance
+from analysis.render import write_report
+from search_spaces import ConfigError
 
 FAST = FanovaSettings(seeds=(0, 1), n_trees=8, max_depth=8)
 
@@ -183,3 +185,50 @@ def test_same_inputs_same_numbers(tmp_path, tables, write_search):
     other = compute_importance(exp, bootstrap=30, seed=5, fanova=FAST).to_dict()
     assert other["parameters"][0]["anova_eta2_lo"] != first["parameters"][0]["anova_eta2_lo"]
     assert other["parameters"][0]["anova_eta2"] == first["parameters"][0]["anova_eta2"]
+
+
+def _hd95_search(tmp_path, tables, write_search, mode: str | None):
+    """40 trials whose hd95 falls with optim.lr (trial t0039 lowest), two epochs each."""
+    lr = np.linspace(0.01, 1.0, 40)
+    params = pd.DataFrame({"optim.lr": lr, "data.batch_size": [2, 4] * 20})
+    hd95 = 30.0 - 20.0 * lr
+    trials, curves = tables(params, np.column_stack([hd95 + 5.0, hd95]), metric="hd95")
+    directory = write_search(tmp_path / f"hd95-{mode}", trials, curves, metric="hd95", mode=mode)
+    return load_experiment(directory)
+
+
+def test_hd95_without_a_recorded_mode_is_lower_is_better(tmp_path, tables, write_search):
+    exp = _hd95_search(tmp_path, tables, write_search, mode=None)
+    assert exp.mode == "min" and exp.direction("final.hd95") == "min"
+
+    report = compute_importance(exp, bootstrap=0, fanova=FAST)
+    assert (report.metric, report.mode) == ("hd95", "min")
+    # the report's best trials are the lowest hd95 first
+    write_report(tmp_path / "r", report.table, report.interactions, report.groups,
+                 report.meta(), exp.trials, exp.curves, formats=["md"])  # fmt: skip
+    md = (tmp_path / "r" / "report.md").read_text()
+    best = md.split("## Best trials", 1)[1]
+    first = next(line for line in best.splitlines() if line.startswith("| 1 |"))
+    assert first.startswith("| 1 | t0039 |") and "hd95 (min)" in md
+    # an explicit mode still wins, and so does one the spec records
+    assert compute_importance(exp, mode="max", bootstrap=0, fanova=None).mode == "max"
+    recorded = _hd95_search(tmp_path, tables, write_search, mode="max")
+    assert compute_importance(recorded, bootstrap=0, fanova=None).mode == "max"
+
+
+def test_an_outcome_of_unknown_direction_needs_a_mode(tmp_path, tables, write_search):
+    rng = np.random.default_rng(3)
+    params = pd.DataFrame({"p.a": rng.uniform(size=30)})
+    trials, curves = tables(params, rng.uniform(size=(30, 1)), metric="sharpness")
+    exp = load_experiment(write_search(tmp_path / "s", trials, curves, "sharpness", mode=None))
+    assert exp.mode is None
+    assert any("direction of sharpness is unknown" in note for note in exp.notes)
+
+    with pytest.raises(ConfigError, match=r"'sharpness'.*give --mode max or --mode min"):
+        compute_importance(exp, bootstrap=0, fanova=None)
+    assert compute_importance(exp, mode="min", bootstrap=0, fanova=None).mode == "min"
+    with pytest.raises(ConfigError, match="--mode must be 'max' or 'min', got 'up'"):
+        compute_importance(exp, mode="up", bootstrap=0, fanova=None)
+    # a mode recorded in spec.json is the search's own answer
+    recorded = write_search(tmp_path / "r", trials, curves, "sharpness", mode="min")
+    assert compute_importance(load_experiment(recorded), bootstrap=0, fanova=None).mode == "min"

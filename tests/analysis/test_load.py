@@ -8,8 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analysis._fidelity import choose_fidelity, resolve_metric
-from analysis._load import load_experiment
+from analysis import choose_fidelity, load_experiment, resolve_metric
 from search_spaces import ConfigError
 
 

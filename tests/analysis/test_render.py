@@ -13,9 +13,15 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analysis._compare import compare_rankings, write_comparison
-from analysis._plots import is_log_spaced, pareto_front
-from analysis._render import outcome, ranking_rows, write_report
+from analysis.importance import compare_rankings
+from analysis.render import (
+    is_log_spaced,
+    outcome,
+    pareto_front,
+    ranking_rows,
+    write_comparison,
+    write_report,
+)
 from search_spaces import ConfigError
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"

@@ -1,8 +1,8 @@
 """Markup building blocks shared by the report and comparison writers.
 
 Cell formatting (numbers, percentages with intervals, p-values, "–" for missing), Markdown and
-HTML tables, embedded PNG images, the "not available: reason" line, one self-contained HTML page
-(inline CSS, no script, no external reference) and a strict-JSON converter. No analysis here.
+HTML tables, embedded PNG images, the "not available: reason" line and one self-contained HTML
+page (inline CSS, no script, no external reference). No analysis here.
 """
 
 from __future__ import annotations
@@ -13,14 +13,10 @@ import math
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-import numpy as np
-import pandas as pd
-
 __all__ = [
     "finite",
     "html_table",
     "img",
-    "jsonable",
     "md_table",
     "na_html",
     "not_available",
@@ -128,20 +124,3 @@ def section(title: str, parts: Iterable[str]) -> str:
 def na_html(reason: str) -> str:
     """:func:`not_available` as an HTML paragraph."""
     return f'<p class="na">{html.escape(not_available(reason))}</p>'
-
-
-def jsonable(obj: Any) -> Any:
-    """``obj`` made strict-JSON-able: NaN, infinities and NA become None, numpy scalars Python."""
-    if isinstance(obj, Mapping):
-        return {str(k): jsonable(v) for k, v in obj.items()}
-    if isinstance(obj, list | tuple | set):
-        return [jsonable(v) for v in obj]
-    if isinstance(obj, np.generic):
-        obj = obj.item()
-    if isinstance(obj, float):
-        return obj if math.isfinite(obj) else None
-    if obj is None or isinstance(obj, bool | int | str):
-        return obj
-    if obj is pd.NA or obj is pd.NaT:
-        return None
-    return str(obj)

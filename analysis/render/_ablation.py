@@ -1,10 +1,10 @@
 """Rendering of an ablation: terminal rows, CSV, JSON, Markdown, a forest plot and an HTML page.
 
-Takes the :class:`~analysis._ablation.AblationResult` that :func:`analysis.ablation_statistics`
+Takes the :class:`~analysis.ablation.AblationResult` that :func:`analysis.ablation_statistics`
 computed and the variants table (``variant``, ``description``, ``renormalized``, ``overrides``);
 computes no statistic itself. The forest plot shows, per metric, each variant's mean paired
 difference against the baseline with its t-interval, a zero line, coloured by verdict; like
-:mod:`analysis._plots` it is drawn on a bare Agg ``Figure``, never through ``pyplot``.
+:mod:`analysis.render._plots` it is drawn on a bare Agg ``Figure``, never through ``pyplot``.
 """
 
 from __future__ import annotations
@@ -21,12 +21,12 @@ import pandas as pd
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
-from analysis._ablation import HELPS, HURTS, NO_EFFECT, NOT_TESTED, AblationResult
-from analysis._markup import (
+from analysis._json import jsonable
+from analysis.ablation._statistics import HELPS, HURTS, NO_EFFECT, NOT_TESTED, AblationResult
+from analysis.render._markup import (
     finite,
     html_table,
     img,
-    jsonable,
     md_table,
     na_html,
     not_available,
@@ -34,7 +34,7 @@ from analysis._markup import (
     page,
     section,
 )
-from analysis._plots import _png
+from analysis.render._plots import to_png
 from search_spaces import format_bytes
 
 __all__ = [
@@ -335,7 +335,7 @@ def forest_plot(result: AblationResult) -> bytes | None:
         f"Paired Δ against {result.baseline}, {_ci_label(result)} (t); "
         f"verdict at α = {result.alpha:g}, Holm"
     )
-    return _png(fig)
+    return to_png(fig)
 
 
 def write_ablation(

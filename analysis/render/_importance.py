@@ -18,12 +18,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from analysis import _plots
-from analysis._markup import (
+from analysis._json import jsonable
+from analysis.render import _plots
+from analysis.render._markup import (
     finite,
     html_table,
     img,
-    jsonable,
     md_table,
     na_html,
     not_available,
@@ -33,10 +33,9 @@ from analysis._markup import (
     pct,
     section,
 )
-from search_spaces import ConfigError, format_bytes
+from search_spaces import SUCCESS_STATUSES, ConfigError, format_bytes, metric_direction
 
 __all__ = [
-    "FINISHED",
     "FORMATS",
     "fidelity_sentence",
     "metric_column",
@@ -47,8 +46,6 @@ __all__ = [
 ]
 
 FORMATS = ("md", "html", "csv", "json")
-# Statuses whose final metric is a full run's result (a patience stop is a finished run too).
-FINISHED = ("completed", "early_stopped")
 # The best-trials table shows this many of the most important parameters, to stay readable.
 _BEST_PARAMS = 6
 _FILES = {
@@ -118,6 +115,11 @@ def metric_column(trials: pd.DataFrame, metric: str) -> str | None:
     return None
 
 
+def _mode(meta: Mapping) -> str:
+    """The report's ``mode``, else the harness's rule for its metric (never a silent "max")."""
+    return metric_direction(str(meta.get("metric")), meta.get("mode"))
+
+
 def _trial_key(df: pd.DataFrame) -> pd.Series:
     """Trial identity: ``trial_id``, qualified by ``stage`` in a staged plan's tables."""
     if "stage" in df.columns:
@@ -146,7 +148,7 @@ def outcome(
     col = metric_column(trials, metric)
     if col is None:
         return np.full(len(trials), np.nan), metric
-    values = trials[col].where(trials["status"].isin(FINISHED))
+    values = trials[col].where(trials["status"].isin(SUCCESS_STATUSES))
     return pd.to_numeric(values, errors="coerce").to_numpy(dtype=float), col
 
 
@@ -196,10 +198,10 @@ def _best_rows(
     col = metric_column(trials, str(meta.get("metric")))
     if col is None:
         return [], f"the trials table has no column final.{meta.get('metric')}"
-    done = trials[trials["status"].isin(FINISHED)].dropna(subset=[col])
+    done = trials[trials["status"].isin(SUCCESS_STATUSES)].dropna(subset=[col])
     if done.empty:
         return [], f"no finished (completed or early-stopped) trial has a value of {col}"
-    done = done.sort_values(col, ascending=meta.get("mode") == "min", kind="stable").head(top)
+    done = done.sort_values(col, ascending=_mode(meta) == "min", kind="stable").head(top)
     rows = []
     for i, (_, r) in enumerate(done.iterrows(), start=1):
         row = {"#": str(i), "trial": str(r["trial_id"])}
@@ -218,7 +220,7 @@ def _best_rows(
 
 def _header_lines(meta: Mapping) -> list[tuple[str, str]]:
     return [
-        ("metric", f"{meta.get('metric')} ({meta.get('mode')})"),
+        ("metric", f"{meta.get('metric')} ({_mode(meta)})"),
         ("fidelity", _fidelity(meta)),
         ("trials used", f"{meta.get('n_used')} of {meta.get('n_trials_total')}"),
         ("rule", str(meta.get("rule", ""))),
@@ -290,7 +292,7 @@ def _html(importance, interactions, groups, meta, trials, curves, params, top_pa
 
 
 def _plot_sections(importance, meta, trials, curves, params, top_params, analysed) -> list[str]:
-    mode = str(meta.get("mode", "max"))
+    mode = _mode(meta)
     if trials is None or trials.empty:
         return [section("Plots", [na_html("no trials table")])]
     y, label = outcome(trials, curves, meta, analysed)
@@ -338,7 +340,7 @@ def _pareto_part(meta: Mapping, trials: pd.DataFrame, mode: str) -> str:
         return na_html("the metric is peak memory itself")
     if "peak_memory_bytes" not in trials.columns or not trials["peak_memory_bytes"].notna().any():
         return na_html("peak memory was not recorded")
-    done = trials[trials["status"].isin(FINISHED)]
+    done = trials[trials["status"].isin(SUCCESS_STATUSES)]
     q = pd.to_numeric(done[col], errors="coerce").to_numpy(dtype=float)
     m = pd.to_numeric(done["peak_memory_bytes"], errors="coerce").to_numpy(dtype=float)
     if not (np.isfinite(q) & np.isfinite(m)).any():

@@ -14,13 +14,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from analysis._anova import AnovaResult, anova_importance, group_of, one_blas_thread
-from analysis._fanova import FanovaResult, distributions_from_space, fanova_importance
 from analysis._fidelity import Fidelity, choose_fidelity
+from analysis._json import jsonable
 from analysis._load import Experiment
+from analysis.importance._anova import AnovaResult, anova_importance, group_of, one_blas_thread
+from analysis.importance._fanova import FanovaResult, distributions_from_space, fanova_importance
 from search_spaces import ConfigError
 
-__all__ = ["FanovaSettings", "ImportanceReport", "compute_importance", "guess_mode"]
+__all__ = ["TABLE_COLUMNS", "FanovaSettings", "ImportanceReport", "compute_importance"]
 
 TABLE_COLUMNS = [
     "parameter",
@@ -42,7 +43,6 @@ TABLE_COLUMNS = [
 ]
 # the binned model "explains much less" than fANOVA's forest when both hold
 _GAP, _RATIO, _FINER_GAIN = 0.15, 0.6, 0.05
-_LOWER_IS_BETTER = ("loss", "memory", "bytes", "wall_time", "error", "time_s")
 
 
 @dataclass(frozen=True)
@@ -132,7 +132,7 @@ class ImportanceReport:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-able form: NaN becomes ``None``, numpy scalars become Python numbers."""
-        return _jsonable(
+        return jsonable(
             {
                 "experiment": self.experiment,
                 "metric": self.metric,
@@ -148,12 +148,6 @@ class ImportanceReport:
                 "notes": list(self.notes),
             }
         )
-
-
-def guess_mode(metric: str) -> str:
-    """``"min"`` for losses, memory and time; ``"max"`` otherwise (IoU, Dice, images/s)."""
-    name = metric.lower()
-    return "min" if any(token in name for token in _LOWER_IS_BETTER) else "max"
 
 
 def compute_importance(
@@ -182,13 +176,15 @@ def compute_importance(
         bootstrap: resamples for the eta² intervals.
         seed: seed of the bootstrap.
         stage: analyse one stage of a plan (default: every stage pooled).
-        mode: ``"max"``/``"min"`` for the outcome (default: the search's mode for its metric,
-            else :func:`guess_mode`).
+        mode: ``"max"``/``"min"`` for the outcome (default: see
+            :meth:`analysis.Experiment.direction`: the mode ``spec.json`` records for the search's
+            metric, else the harness's rule :func:`search_spaces.metric_direction`).
         groups: prefix → group name overrides (see :func:`analysis.group_of`).
         fanova: forest settings, or ``None`` to skip fANOVA.
 
     Raises:
-        ConfigError: unknown metric or stage, or an epoch no trial reached.
+        ConfigError: unknown metric or stage, an epoch no trial reached, a bad ``mode``, or an
+            outcome whose direction is unknown and not given by ``mode``.
     """
     with one_blas_thread():
         return _compute(exp, metric, epoch, bins, interactions, bootstrap, seed, stage, mode,
@@ -208,13 +204,10 @@ def _compute(
     groups: Mapping[str, str] | None,
     fanova: FanovaSettings | None,
 ) -> ImportanceReport:
-    if mode not in (None, "max", "min"):
-        raise ConfigError(f"--mode must be max or min, got {mode!r}")
     if stage is not None:
         exp = exp.only_stage(stage)
     fid = choose_fidelity(exp, metric, epoch)
-    base = fid.metric.split(".", 1)[1] if fid.metric.startswith(("final.", "best.")) else fid.metric
-    mode = mode or (exp.mode if base == exp.metric else guess_mode(base))
+    mode = exp.direction(fid.metric, mode)
     params = fid.params
     notes = list(exp.notes)
     if exp.kind == "plan" and len(exp.stages) > 1:
@@ -366,17 +359,3 @@ def _disagreement_note(table: pd.DataFrame) -> list[str]:
             "forest's marginals over the whole space"
         ]
     return []
-
-
-def _jsonable(obj: Any) -> Any:
-    if isinstance(obj, Mapping):
-        return {str(k): _jsonable(v) for k, v in obj.items()}
-    if isinstance(obj, list | tuple):
-        return [_jsonable(v) for v in obj]
-    if obj is None or obj is pd.NA or obj is pd.NaT:
-        return None
-    if isinstance(obj, np.generic):
-        obj = obj.item()
-    if isinstance(obj, float):
-        return obj if math.isfinite(obj) else None
-    return obj

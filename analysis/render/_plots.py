@@ -30,6 +30,7 @@ __all__ = [
     "parallel_coordinates",
     "pareto_front",
     "pareto_plot",
+    "to_png",
 ]
 
 DPI = 100
@@ -37,7 +38,8 @@ DPI = 100
 _GRID_MAX = 8
 
 
-def _png(fig: Figure) -> bytes:
+def to_png(fig: Figure) -> bytes:
+    """The figure as PNG bytes, drawn on its own Agg canvas."""
     FigureCanvasAgg(fig)
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=DPI)
@@ -133,7 +135,7 @@ def importance_bars(importance: pd.DataFrame) -> bytes:
         ax.set_xlim(left=0)
         ax.grid(axis="x", alpha=0.3)
     fig.tight_layout()
-    return _png(fig)
+    return to_png(fig)
 
 
 def _axis_positions(values: pd.Series) -> tuple[np.ndarray, list[tuple[float, str]]]:
@@ -229,7 +231,7 @@ def parallel_coordinates(
     ax.set_title(title, fontsize=10)
     fig.colorbar(lc, ax=ax, label=label, pad=0.01)
     fig.tight_layout()
-    return _png(fig)
+    return to_png(fig)
 
 
 def marginal_plots(
@@ -257,7 +259,7 @@ def marginal_plots(
     for ax in axes[len(params) :]:
         ax.set_visible(False)
     fig.tight_layout()
-    return _png(fig)
+    return to_png(fig)
 
 
 def _marginal(ax, v: pd.Series, y: np.ndarray, param: str, label: str, cap: int, rng) -> None:
@@ -350,7 +352,7 @@ def learning_curves(
     ax.legend(fontsize=7, loc="lower right")
     ax.grid(alpha=0.3)
     fig.tight_layout()
-    return _png(fig)
+    return to_png(fig)
 
 
 def _level_colours(n: int) -> list[tuple[float, float, float, float]]:
@@ -388,7 +390,7 @@ def pareto_plot(quality: np.ndarray, memory: np.ndarray, mode: str, label: str) 
     ax.legend(fontsize=8)
     ax.grid(alpha=0.3)
     fig.tight_layout()
-    return _png(fig)
+    return to_png(fig)
 
 
 def grouped_bars(values: pd.DataFrame, title: str) -> bytes:
@@ -411,4 +413,4 @@ def grouped_bars(values: pd.DataFrame, title: str) -> bytes:
     ax.legend(fontsize=8)
     ax.grid(axis="x", alpha=0.3)
     fig.tight_layout()
-    return _png(fig)
+    return to_png(fig)

@@ -37,9 +37,8 @@ from statsmodels.stats.multitest import multipletests
 from statsmodels.stats.power import TTestPower
 
 from analysis._evaluation import paired_comparison
-from analysis._importance import guess_mode
-from analysis._markup import jsonable
-from search_spaces import ConfigError, DataError
+from analysis._json import jsonable
+from search_spaces import SUCCESS_STATUSES, ConfigError, DataError, metric_direction
 
 __all__ = [
     "ABLATION_COLUMNS",
@@ -48,11 +47,9 @@ __all__ = [
     "AblationResult",
     "ablation_statistics",
     "check_cell_columns",
-    "metric_direction",
 ]
 
 BASELINE = "full"
-COMPLETED = "completed"
 # fmt: off
 DEFAULT_ABLATION_METRICS = (
     "iou_lesion", "precision", "recall", "f1", "dice", "pixel_accuracy", "peak_memory_bytes",
@@ -69,32 +66,7 @@ ABLATION_COLUMNS = (
 # fmt: on
 # The Wilcoxon signed-rank test is reported from this many pairs on (see the module docstring).
 WILCOXON_MIN_N = 6
-# Lower-is-better names that analysis.guess_mode's tokens (loss, memory, time, ...) miss.
-_LOWER_IS_BETTER_NAMES = ("hd95", "hausdorff")
-_DIRECTIONS = ("max", "min")
 _REQUIRED = ("variant", "seed", "status")
-
-
-def metric_direction(name: str, directions: Mapping[str, str] | None = None) -> str:
-    """``"max"`` if larger values of ``name`` are better, ``"min"`` if smaller ones are.
-
-    An explicit ``directions`` entry wins; else distances (``hd95``), memory (``*_bytes``), time
-    (``*_time_s``) and losses are ``"min"`` and everything else (IoU, Dice, ...) ``"max"``. The
-    rule is kept here because the metric registry (``trials.metrics``) imports torch.
-
-    Raises:
-        ConfigError: a ``directions`` value other than ``"max"``/``"min"``.
-    """
-    if directions and name in directions:
-        value = directions[name]
-        if value not in _DIRECTIONS:
-            raise ConfigError(
-                f"the direction of metric {name!r} must be 'max' or 'min', got {value!r}"
-            )
-        return value
-    if any(token in name.lower() for token in _LOWER_IS_BETTER_NAMES):
-        return "min"
-    return guess_mode(name)
 
 
 @dataclass(frozen=True)
@@ -214,11 +186,11 @@ class _Cells:
         return cls(
             variant=cells["variant"].astype(str).to_numpy(),
             seed=cells["seed"].to_numpy(),
-            done=(cells["status"] == COMPLETED).to_numpy(),
+            done=cells["status"].isin(SUCCESS_STATUSES).to_numpy(),
         )
 
     def values(self, column: pd.Series, variant: str) -> dict[Any, float]:
-        """``{seed: value}`` of one variant's completed cells with a finite value."""
+        """``{seed: value}`` of one variant's successful cells with a finite value."""
         v = pd.to_numeric(column, errors="coerce").to_numpy(dtype=float)
         keep = (self.variant == variant) & self.done & np.isfinite(v)
         return dict(zip(self.seed[keep].tolist(), v[keep].tolist(), strict=True))
@@ -334,6 +306,13 @@ def _holm(rows: list[dict[str, Any]], alpha: float) -> None:
         r["verdict"] = _verdict(r["p_holm"], r["delta"], r["direction"], alpha)
 
 
+def _direction(metric: str, directions: Mapping[str, str] | None) -> str:
+    """The harness's one rule (:func:`search_spaces.metric_direction`), ``directions`` first."""
+    if directions and metric in directions:
+        return metric_direction(metric, directions[metric], option=f"the direction of {metric}")
+    return metric_direction(metric)
+
+
 def ablation_statistics(
     cells: pd.DataFrame,
     *,
@@ -348,20 +327,23 @@ def ablation_statistics(
 ) -> AblationResult:
     """The ablation table: each variant against the baseline, paired by seed, metric by metric.
 
-    Only completed cells count; a variant's seed is used for a metric when both it and the
-    baseline's cell of that seed completed with a finite value (``n`` counts these pairs). The
-    variant's ``mean``/``sd``/interval are over those seeds; the baseline's over all of its own.
+    Only successful cells count (:data:`search_spaces.SUCCESS_STATUSES`); a variant's seed is
+    used for a metric when both it and the baseline's cell of that seed succeeded with a finite
+    value (``n`` counts these pairs). The variant's ``mean``/``sd``/interval are over those
+    seeds; the baseline's over all of its own.
 
     Args:
-        cells: one row per (variant, seed): ``variant``, ``seed``, ``status`` (``"completed"`` or
-            a failure status) and one numeric column per metric (NaN when missing).
+        cells: one row per (variant, seed): ``variant``, ``seed``, ``status`` (a
+            :class:`search_spaces.TrialStatus`: ``completed`` or a failure status) and one
+            numeric column per metric (NaN when missing).
         baseline: the variant the others are compared with.
         main_metric: the metric the ablation is about; listed first.
         metrics: the metrics to analyse (default: the main metric, then those of
             :data:`DEFAULT_ABLATION_METRICS` that the cells have).
         alpha: level of the tests, of the verdicts and of the ``1 - alpha`` t-intervals.
         power: the power of the minimum detectable effect ``mde``.
-        directions: ``{metric: "max" | "min"}`` overriding :func:`metric_direction`.
+        directions: ``{metric: "max" | "min"}`` overriding :func:`search_spaces.metric_direction`,
+            which decides every other metric (an unknown one is an error).
         bootstrap: resamples of the bootstrap interval of Δ (``delta_boot_*``).
         seed: seed of that bootstrap.
 
@@ -371,7 +353,8 @@ def ablation_statistics(
     Raises:
         DataError: a column or the baseline is missing, a (variant, seed) is repeated, or a
             metric is not a numeric column.
-        ConfigError: alpha, power or bootstrap out of range, or a bad direction.
+        ConfigError: alpha, power or bootstrap out of range, a bad direction, or a metric
+            whose direction neither ``directions`` nor the harness's vocabulary gives.
     """
     _check_settings(alpha, power, bootstrap)
     _check_cells(cells, baseline)
@@ -388,7 +371,7 @@ def ablation_statistics(
     rows: list[dict[str, Any]] = []
     wilcoxon_short = 0
     for metric in chosen:
-        direction = metric_direction(metric, directions)
+        direction = _direction(metric, directions)
         base = arrays.values(cells[metric], baseline)
         if not base:
             notes.append(f"{metric}: the baseline has no completed cell with a value")

@@ -5,7 +5,7 @@ other axes either become one line per value (when there is exactly one other axi
 :data:`_MAX_SERIES` values) or are aggregated: the median over their combinations, with bars from
 the minimum to the maximum and every combination drawn as a faint dot. Only rows with status
 ``ok`` are plotted; the title counts the others. Built on ``matplotlib.figure.Figure`` with the
-Agg canvas, never ``pyplot``, like :mod:`analysis._plots`.
+Agg canvas, never ``pyplot``, like :mod:`analysis.render._plots`.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from analysis._plots import _png
+from analysis.render._plots import to_png
 from search_spaces import ConfigError
 
 __all__ = ["bench_figure", "write_bench_plot"]
@@ -119,5 +119,5 @@ def write_bench_plot(
 ) -> Path:
     """Render :func:`bench_figure` to a PNG file; return its path."""
     path = Path(path)
-    path.write_bytes(_png(bench_figure(rows, axes, title)))
+    path.write_bytes(to_png(bench_figure(rows, axes, title)))
     return path

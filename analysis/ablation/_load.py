@@ -12,7 +12,7 @@ from typing import Any
 
 import pandas as pd
 
-from analysis._ablation import check_cell_columns
+from analysis.ablation._statistics import check_cell_columns
 from search_spaces import DataError
 
 __all__ = ["is_ablation_dir", "load_ablation"]

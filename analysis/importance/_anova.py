@@ -38,7 +38,7 @@ from statsmodels.formula.api import ols
 from statsmodels.stats.anova import anova_lm
 from statsmodels.tools.sm_exceptions import SingularMatrixWarning
 
-from analysis._factors import Factors, bootstrap_eta2, factorise
+from analysis.importance._factors import Factors, bootstrap_eta2, factorise
 from search_spaces import ConfigError
 
 try:  # installed with scikit-learn, which Optuna's fANOVA needs anyway
