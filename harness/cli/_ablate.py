@@ -67,6 +67,13 @@ def ablate(
     metric: Annotated[
         str | None, typer.Option(help="Main metric (default: the recipe's optim.monitor).")
     ] = None,
+    mode: Annotated[
+        str | None,
+        typer.Option(
+            help="max or min: the main metric's direction (needed for a metric the "
+            "harness does not know; default: the metric's)."
+        ),
+    ] = None,
     alpha: Annotated[float, typer.Option(help="Significance level of the verdicts.")] = 0.05,
     concurrency: ConcurrencyOpt = 2,
     cpus_per_trial: CpusOpt = 1.0,
@@ -115,6 +122,7 @@ def ablate(
         sets=tuple(set_ or ()),
         epochs=epochs,
         metric=metric,
+        mode=mode,
         alpha=alpha,
         concurrency=concurrency,
         cpus_per_trial=cpus_per_trial,

@@ -52,6 +52,7 @@ class AblateRequest:
     sets: tuple[str, ...] = ()
     epochs: int | None = None
     metric: str | None = None
+    mode: str | None = None
     alpha: float = 0.05
     concurrency: int = 2
     cpus_per_trial: float = 1.0
@@ -82,7 +83,10 @@ def _settings(
     base: Recipe, req: AblateRequest, default_trainable: str, gpus_in_cluster: float
 ) -> AblationSettings:
     metric = req.metric or base.optim.monitor
-    mode = base.optim.monitor_mode if req.metric is None else metric_direction(metric)
+    if req.metric is None:
+        mode = metric_direction(metric, req.mode or base.optim.monitor_mode)
+    else:
+        mode = metric_direction(metric, req.mode)
     gpus = req.gpus_per_trial
     if gpus is None:
         gpus = 1.0 / req.concurrency if gpus_in_cluster > 0 else 0.0
@@ -223,7 +227,11 @@ def _summarise(run_dir: Path, cells: pd.DataFrame, spec: dict[str, Any], console
         console.print("[yellow]no cell of the full configuration finished: no table yet[/]")
         return 1
     result = ablation_statistics(
-        cells, baseline=BASELINE, main_metric=spec["metric"], alpha=spec["alpha"]
+        cells,
+        baseline=BASELINE,
+        main_metric=spec["metric"],
+        alpha=spec["alpha"],
+        directions={spec["metric"]: spec["mode"]},
     )
     title = f"ablation: {spec['metric']} (Δ = variant - full, paired by seed)"
     print_ablation(result, title, console)
@@ -257,7 +265,9 @@ def _path_command(req: AblateRequest, console: Console) -> int:
         base, source = resolve_base(req.base, has_gpu=None if req.surrogate else gpus > 0)
     base = _prepare(base, req)
     metric = req.metric or exp_settings["metric"]
-    mode = exp_settings["mode"] if req.metric is None else metric_direction(metric)
+    mode = metric_direction(
+        metric, req.mode or (exp_settings["mode"] if req.metric is None else None)
+    )
     run_dir = (
         req.runs_dir / req.name
         if req.resume and req.name

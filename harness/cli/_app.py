@@ -154,12 +154,35 @@ def search(
     settings = None
     resolved = None
     if not resume:
+        from dataclasses import replace
+
         from harness.cli._train import cluster_gpus, resolve_recipe
         from harness.search import SearchSettings
-        from search_spaces import ConfigError, metric_direction
+        from search_spaces import ConfigError, load_plan, load_space, metric_direction
 
+        # everything that can be checked without Ray is checked before it starts
         if (space is None) == (plan is None):
             raise ConfigError("give exactly one of --space NAME or --plan NAME")
+        if space is not None:
+            load_space(space)
+        else:
+            load_plan(plan)
+        if metric is not None:
+            mode = metric_direction(metric, mode)
+        settings = SearchSettings(
+            trials=trials,
+            max_epochs=max_epochs,
+            grace_period=grace_period,
+            reduction_factor=reduction_factor,
+            concurrency=concurrency,
+            cpus_per_trial=cpus_per_trial,
+            gpus_per_trial=gpus_per_trial or 0.0,
+            sampler=sampler,
+            seed=seed,
+            mode=mode or "max",
+            trainable=trainable or "trials:run_trial",
+            max_failures=max_failures,
+        )
         sets = list(set_ or [])
         if memory_cap is not None:
             sets.append(f"memory.cap={memory_cap}")
@@ -168,24 +191,13 @@ def search(
         # the trials run where Ray puts them: the cluster's GPUs decide, not this driver's
         gpus = cluster_gpus(address)
         resolved = resolve_recipe(recipe, data, sets, None, None, has_gpu=gpus > 0)
-        settings = SearchSettings(
-            trials=trials,
-            max_epochs=max_epochs,
-            grace_period=grace_period,
-            reduction_factor=reduction_factor,
-            concurrency=concurrency,
-            cpus_per_trial=cpus_per_trial,
+        settings = replace(
+            settings,
             gpus_per_trial=gpus_per_trial
             if gpus_per_trial is not None
             else (1.0 / concurrency if gpus > 0 else 0.0),
-            sampler=sampler,
-            seed=seed,
             metric=metric or resolved.optim.monitor,
-            mode=metric_direction(metric, mode)
-            if metric is not None
-            else (mode or resolved.optim.monitor_mode),
-            trainable=trainable or "trials:run_trial",
-            max_failures=max_failures,
+            mode=mode or resolved.optim.monitor_mode,
         )
     raise typer.Exit(
         search_command(

@@ -88,7 +88,11 @@ def ablation_report(
 
     cells, variants, spec = load_ablation(directory)
     main_metric = metric or str(spec.get("metric") or "iou_lesion")
-    result = ablation_statistics(cells, main_metric=main_metric, bootstrap=bootstrap, seed=seed)
+    # the direction the ablation recorded for its metric wins over the shared rule
+    recorded = {str(spec["metric"]): str(spec["mode"])} if spec.get("mode") else None
+    result = ablation_statistics(
+        cells, main_metric=main_metric, bootstrap=bootstrap, seed=seed, directions=recorded
+    )
     meta = {"name": directory.name, **spec}
     print_ablation(result, f"{directory.name}: ablation of {main_metric}", console)
     files = write_ablation(result, variants, out or directory / "report", meta=meta, html_page=True)

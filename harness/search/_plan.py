@@ -18,7 +18,6 @@ import pandas as pd
 from rich.console import Console
 from rich.table import Table
 
-from analysis import default_epoch
 from harness.search._stage import (
     SearchSettings,
     StageResult,
@@ -27,7 +26,16 @@ from harness.search._stage import (
     stage_recipe,
 )
 from harness.tune._rundir import write_json
-from search_spaces import ConfigError, Plan, Recipe, Space, apply_overrides, flatten, load_space
+from search_spaces import (
+    ConfigError,
+    Plan,
+    Recipe,
+    Space,
+    Stage,
+    apply_overrides,
+    flatten,
+    load_space,
+)
 
 __all__ = ["fidelity_table", "run_plan"]
 
@@ -44,6 +52,8 @@ def fidelity_table(
         (table with one row per trial that reached the epoch, the epoch) — ``(empty, None)``
         when there are no curves.
     """
+    from analysis import default_epoch  # analysis (scipy, statsmodels) loads only for a plan
+
     if curves.empty or metric not in curves:
         return trials.iloc[0:0], None
     reached = curves.dropna(subset=[metric]).groupby("trial_id")["epoch"].max()
@@ -98,6 +108,66 @@ def _validation_stage(
     return StageResult(directory, result.trials, result.curves, best, result.interrupted)
 
 
+def _stage_settings(
+    settings: SearchSettings, stage: Stage, recipe: Recipe, run_dir: Path
+) -> SearchSettings:
+    max_epochs = stage.max_epochs or recipe.optim.epochs
+    return replace(
+        settings,
+        trials=stage.trials or stage.seeds or 1,
+        max_epochs=max_epochs,
+        grace_period=min(stage.grace_period, max_epochs),
+        reduction_factor=stage.reduction_factor,
+        # under a storage URI each stage's Ray state goes to <URI>/<plan run>/<NN-stage>
+        storage=None if settings.storage is None else f"{settings.storage}/{run_dir.name}",
+    )
+
+
+def _stage_space(
+    stage: Stage,
+    previous: tuple[Space, StageResult] | None,
+    base: Recipe,
+    settings: SearchSettings,
+    narrowing: list[dict[str, Any]],
+) -> Space:
+    """The space a stage searches: its own, narrowed around the previous stage's best trials
+    when the plan says so (each changed range is appended to ``narrowing``)."""
+    from harness.search._narrow import narrow_space
+
+    if stage.is_validation:
+        if previous is None:  # the plan loader refuses this; never reached
+            raise ConfigError(f"stage {stage.name}: a validation stage needs a stage before it")
+        return previous[0]
+    space = load_space(stage.space)
+    if stage.narrow is None or previous is None:
+        return space
+    table, epoch = fidelity_table(previous[1].trials, previous[1].curves, settings.metric)
+    space, rows = narrow_space(
+        space,
+        table,
+        settings.metric,
+        settings.mode,
+        stage.narrow.top_fraction,
+        stage.narrow.min_trials,
+        base=flatten(base),
+    )
+    narrowing.extend(
+        {"stage": stage.name, "fidelity_epoch": epoch, **row} for row in rows if row.get("changed")
+    )
+    return space
+
+
+def _summary_row(stage: Stage, result: StageResult, metric: str) -> dict[str, Any]:
+    column = f"final.{metric}"
+    return {
+        "stage": stage.name,
+        "space": stage.space or "(validation)",
+        "trials": len(result.trials),
+        "best": None if result.best is None else result.best.get(column),
+        "mean": float(result.trials[column].mean()) if column in result.trials else None,
+    }
+
+
 def run_plan(
     run_dir: Path,
     plan: Plan,
@@ -110,7 +180,6 @@ def run_plan(
     """Run (or resume) every stage of ``plan``; print how the ranges narrowed; return exit code."""
     import json
 
-    from harness.search._narrow import narrow_space
     from harness.tune import can_restore
 
     state_path = run_dir / STATE
@@ -121,15 +190,7 @@ def run_plan(
     narrowing: list[dict[str, Any]] = []
     for index, stage in enumerate(plan.stages, start=1):
         directory = (run_dir / f"{index:02d}-{stage.name}").resolve()
-        stage_settings = replace(
-            settings,
-            trials=stage.trials or stage.seeds or 1,
-            max_epochs=stage.max_epochs or recipe.optim.epochs,
-            grace_period=min(stage.grace_period, stage.max_epochs or recipe.optim.epochs),
-            reduction_factor=stage.reduction_factor,
-            # under a storage URI each stage's Ray state goes to <URI>/<plan run>/<NN-stage>
-            storage=None if settings.storage is None else f"{settings.storage}/{run_dir.name}",
-        )
+        stage_settings = _stage_settings(settings, stage, recipe, run_dir)
         if stage.inherits_best and previous is not None and previous[1].best is not None:
             base = apply_overrides(
                 base, _params(previous[1].best, previous[0]), source=f"stage {stage.name}"
@@ -139,46 +200,22 @@ def run_plan(
         if not finished and directory.exists() and not restorable:
             shutil.rmtree(directory)  # killed before Ray saved anything: start the stage over
         console.print(f"[bold]stage {index}/{len(plan.stages)}: {stage.name}[/]")
-        if stage.is_validation:
-            if finished:
-                result = _load(directory, stage_settings)
-            else:
-                result = _validation_stage(
-                    directory, base, stage_settings, stage.seeds or 1, console, restorable
-                )
-            if previous is None:  # the plan loader refuses this; never reached
-                raise ConfigError(f"stage {stage.name}: a validation stage needs a stage before it")
-            space = previous[0]
+        space = _stage_space(stage, previous, base, settings, narrowing)
+        if finished:
+            result = _load(directory, stage_settings)
+        elif stage.is_validation:
+            seeds = stage.seeds or 1
+            result = _validation_stage(directory, base, stage_settings, seeds, console, restorable)
         else:
-            space = load_space(stage.space)
-            if stage.narrow is not None and previous is not None:
-                table, epoch = fidelity_table(
-                    previous[1].trials, previous[1].curves, settings.metric
-                )
-                space, rows = narrow_space(
-                    space,
-                    table,
-                    settings.metric,
-                    settings.mode,
-                    stage.narrow.top_fraction,
-                    stage.narrow.min_trials,
-                    base=flatten(base),
-                )
-                for row in rows:
-                    if row.get("changed"):
-                        narrowing.append({"stage": stage.name, "fidelity_epoch": epoch, **row})
-            if finished:
-                result = _load(directory, stage_settings)
-            else:
-                result = run_stage(
-                    directory,
-                    space,
-                    base,
-                    stage_settings,
-                    console=console,
-                    resume=resume and restorable,
-                    title=stage.name,
-                )
+            result = run_stage(
+                directory,
+                space,
+                base,
+                stage_settings,
+                console=console,
+                resume=resume and restorable,
+                title=stage.name,
+            )
         if result.interrupted:
             console.print(
                 f"[yellow]interrupted in stage {stage.name}[/]; continue with: "
@@ -188,18 +225,7 @@ def run_plan(
         if not finished:
             state["finished"].append(stage.name)
             write_json(state_path, state)
-        metric_col = f"final.{settings.metric}"
-        summary.append(
-            {
-                "stage": stage.name,
-                "space": stage.space or "(validation)",
-                "trials": len(result.trials),
-                "best": None if result.best is None else result.best.get(metric_col),
-                "mean": float(result.trials[metric_col].mean())
-                if metric_col in result.trials
-                else None,
-            }
-        )
+        summary.append(_summary_row(stage, result, settings.metric))
         previous = (space, result)
     write_json(
         run_dir / "plan_summary.json",

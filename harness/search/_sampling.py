@@ -35,6 +35,7 @@ from search_spaces import (
     FloatParam,
     FractionOfParam,
     IntParam,
+    ParamSpec,
     SimplexParam,
     Space,
 )
@@ -353,57 +354,86 @@ def base_point(
         if not _active(spec, values, fixed, base):
             continue
         if isinstance(spec, SimplexParam):
-            names = list(spec.components)
-            given = np.array([float(_lookup(f"{key}.{c}", {}, fixed, base)) for c in names])
-            w = given
-            if abs(given.sum() - spec.total) > _SUM_TOL:
-                w = given * (spec.total / given.sum()) if given.sum() > 0 else given
-                notes.append(
-                    f"{key}: the base weights sum to {given.sum():g}, not {spec.total:g}; "
-                    f"rescaled by {spec.total:g}/{given.sum():g}"
-                )
-            low, high = np.asarray(spec.lows()), np.asarray(spec.highs())
-            if np.any(w < low - _SUM_TOL) or np.any(w > high + _SUM_TOL) or w.sum() <= 0:
-                w = _fit_simplex(w, spec)
-                notes.append(
-                    f"{key}: the base weights leave the component ranges; fitted into them as "
-                    + ", ".join(f"{c}={x:.4g}" for c, x in zip(names, w, strict=True))
-                )
-            us = simplex_uniforms(w, low, high, spec.total)
-            point.update({uniform_name(key, c): float(u) for c, u in zip(names, us, strict=True)})
-            values.update({f"{key}.{c}": float(x) for c, x in zip(names, w, strict=True)})
-            continue
-        current = _lookup(key, {}, fixed, base)
-        if isinstance(spec, FractionOfParam):
-            # The base's own fraction (of its own 'of') is kept, even if 'of' was adjusted.
-            frac = _nearest(current / _lookup(spec.of, {}, fixed, base), spec.choices)
-            of_value = _lookup(spec.of, values, fixed, base)
-            value = round(frac * of_value)
+            _base_simplex(key, spec, fixed, base, point, values, notes)
+        elif isinstance(spec, FractionOfParam):
+            _base_fraction(key, spec, fixed, base, point, values, notes)
+        else:
+            current = _lookup(key, {}, fixed, base)
+            value = _base_value(spec, current)
             if value != current:
                 notes.append(
-                    f"{key}: base value {current} becomes {frac:g} x {spec.of} "
-                    f"({of_value}) = {value}"
+                    f"{key}: base value {current!r} is outside the space; starting at {value!r}"
                 )
-            point[fraction_name(key)] = frac
+            point[key] = value
             values[key] = value
-            continue
-        if isinstance(spec, CategoricalParam):
-            value = current if current in spec.choices else _nearest(current, spec.choices)
-        elif current is None:
-            value = spec.low
-        else:
-            value = min(max(current, spec.low), spec.high)
-            if spec.step is not None:
-                value = spec.low + round((value - spec.low) / spec.step) * spec.step
-                value = min(value, spec.high)
-            value = round(value) if isinstance(spec, IntParam) else float(value)
-        if value != current:
-            notes.append(
-                f"{key}: base value {current!r} is outside the space; starting at {value!r}"
-            )
-        point[key] = value
-        values[key] = value
     return point, notes
+
+
+def _base_simplex(
+    key: str,
+    spec: SimplexParam,
+    fixed: Mapping[str, Any],
+    base: Mapping[str, Any],
+    point: dict[str, Any],
+    values: dict[str, Any],
+    notes: list[str],
+) -> None:
+    """The uniforms that reproduce the base's weights (rescaled to the total, fitted into the
+    component ranges when they leave them)."""
+    names = list(spec.components)
+    given = np.array([float(_lookup(f"{key}.{c}", {}, fixed, base)) for c in names])
+    w = given
+    if abs(given.sum() - spec.total) > _SUM_TOL:
+        w = given * (spec.total / given.sum()) if given.sum() > 0 else given
+        notes.append(
+            f"{key}: the base weights sum to {given.sum():g}, not {spec.total:g}; "
+            f"rescaled by {spec.total:g}/{given.sum():g}"
+        )
+    low, high = np.asarray(spec.lows()), np.asarray(spec.highs())
+    if np.any(w < low - _SUM_TOL) or np.any(w > high + _SUM_TOL) or w.sum() <= 0:
+        w = _fit_simplex(w, spec)
+        notes.append(
+            f"{key}: the base weights leave the component ranges; fitted into them as "
+            + ", ".join(f"{c}={x:.4g}" for c, x in zip(names, w, strict=True))
+        )
+    us = simplex_uniforms(w, low, high, spec.total)
+    point.update({uniform_name(key, c): float(u) for c, u in zip(names, us, strict=True)})
+    values.update({f"{key}.{c}": float(x) for c, x in zip(names, w, strict=True)})
+
+
+def _base_fraction(
+    key: str,
+    spec: FractionOfParam,
+    fixed: Mapping[str, Any],
+    base: Mapping[str, Any],
+    point: dict[str, Any],
+    values: dict[str, Any],
+    notes: list[str],
+) -> None:
+    """The base's own fraction (of its own ``of``), kept even if ``of`` was adjusted."""
+    current = _lookup(key, {}, fixed, base)
+    frac = _nearest(current / _lookup(spec.of, {}, fixed, base), spec.choices)
+    of_value = _lookup(spec.of, values, fixed, base)
+    value = round(frac * of_value)
+    if value != current:
+        notes.append(
+            f"{key}: base value {current} becomes {frac:g} x {spec.of} ({of_value}) = {value}"
+        )
+    point[fraction_name(key)] = frac
+    values[key] = value
+
+
+def _base_value(spec: ParamSpec, current: Any) -> Any:
+    """A base value moved into a float/int/categorical parameter's range (and onto its step)."""
+    if isinstance(spec, CategoricalParam):
+        return current if current in spec.choices else _nearest(current, spec.choices)
+    if current is None:
+        return spec.low
+    value = min(max(current, spec.low), spec.high)
+    if spec.step is not None:
+        value = spec.low + round((value - spec.low) / spec.step) * spec.step
+        value = min(value, spec.high)
+    return round(value) if isinstance(spec, IntParam) else float(value)
 
 
 # ------------------------------------------------------------------------------------- grids

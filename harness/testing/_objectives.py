@@ -29,6 +29,7 @@ __all__ = [
     "hartmann3",
     "instant",
     "log_lr_bowl",
+    "log_lr_loss",
     "mf_hartmann3",
     "mf_hartmann3_hard",
     "slow_log_lr_bowl",
@@ -68,6 +69,17 @@ def _run(recipe: Any, report: ReportFn, value: float) -> dict[str, Any]:
 def log_lr_bowl(recipe: Any, report: ReportFn, **_: Any) -> dict[str, Any]:
     """``score = 1 - (log10(optim.lr) - LOG_LR_OPTIMUM)^2`` at full budget (max 1 at lr=10^-3.7)."""
     return _run(recipe, report, 1.0 - (math.log10(recipe.optim.lr) - LOG_LR_OPTIMUM) ** 2)
+
+
+def log_lr_loss(recipe: Any, report: ReportFn, **_: Any) -> dict[str, Any]:
+    """``train_loss = (log10(optim.lr) - LOG_LR_OPTIMUM)^2 + 0.5 / epoch``: a loss, smallest
+    (0 at full budget) at lr = 10^-3.7; a search that maximised it would run to a range edge."""
+    epochs = recipe.optim.epochs
+    loss = math.nan
+    for epoch in range(1, epochs + 1):
+        loss = (math.log10(recipe.optim.lr) - LOG_LR_OPTIMUM) ** 2 + 0.5 / epoch
+        report(epoch, {"train_loss": loss})
+    return {"status": TrialStatus.COMPLETED, "epochs": epochs, "final": {"train_loss": loss}}
 
 
 def slow_log_lr_bowl(recipe: Any, report: ReportFn, **_: Any) -> dict[str, Any]:

@@ -12,7 +12,7 @@ from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
-from harness.tune._tables import TrialRecord, best_row, build_tables
+from harness.tune._tables import TrialRecord, best_row, build_tables, record_of
 from search_spaces import SUCCESS_STATUSES, TrialStatus
 
 __all__ = ["SearchProgress"]
@@ -100,11 +100,7 @@ class SearchProgress(Callback):
     # ------------------------------------------------------------------------------ helpers
 
     def _record(self, trial: Any) -> TrialRecord:
-        rec = self._records.get(trial.trial_id)
-        if rec is None:
-            rec = TrialRecord(trial.trial_id, dict(trial.config), done=False)
-            self._records[trial.trial_id] = rec
-        return rec
+        return record_of(self._records, trial)
 
     def _finished(self, rec: TrialRecord) -> None:
         rec.done = True

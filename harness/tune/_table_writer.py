@@ -10,7 +10,13 @@ from typing import Any
 import pandas as pd
 from ray.tune import Callback
 
-from harness.tune._tables import TrialRecord, build_tables, error_line, write_tables
+from harness.tune._tables import (
+    TrialRecord,
+    build_tables,
+    error_line,
+    record_of,
+    write_tables,
+)
 
 __all__ = ["TableWriter"]
 
@@ -61,11 +67,7 @@ class TableWriter(Callback):
         return state
 
     def _record(self, trial: Any) -> TrialRecord:
-        rec = self.records.get(trial.trial_id)
-        if rec is None:
-            rec = TrialRecord(trial.trial_id, dict(trial.config), done=False)
-            self.records[trial.trial_id] = rec
-        return rec
+        return record_of(self.records, trial)
 
     # --------------------------------------------------------------------- ray callback hooks
 

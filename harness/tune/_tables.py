@@ -30,6 +30,7 @@ __all__ = [
     "best_row",
     "build_tables",
     "error_line",
+    "record_of",
     "records_from_result_grid",
     "write_tables",
 ]
@@ -95,6 +96,15 @@ class TrialRecord:
             return TrialStatus.RUNNING
         last = self.results[-1] if self.results else None
         return classify(last, max_epochs, errored=self.error is not None)
+
+
+def record_of(records: dict[str, TrialRecord], trial: Any) -> TrialRecord:
+    """The record of a Ray ``Trial`` in ``records``, made (unfinished) on first sight."""
+    rec = records.get(trial.trial_id)
+    if rec is None:
+        rec = TrialRecord(trial.trial_id, dict(trial.config), done=False)
+        records[trial.trial_id] = rec
+    return rec
 
 
 def error_line(error: Any) -> str:

@@ -155,3 +155,62 @@ def test_sigkill_of_the_driver_then_resume_loses_and_repeats_nothing(tmp_path, w
     assert (merged["final.score_before"] == merged["final.score_after"]).all()  # ...as it was
     curves = pd.read_parquet(tmp_path / "runs" / "killed" / "curves.parquet")
     assert not curves.duplicated(["trial_id", "epoch"]).any()  # and none ran twice
+
+
+def test_a_wrong_address_exits_2_at_once_without_importing_torch(tmp_path):
+    code = (
+        "import sys, time\n"
+        "from harness.cli import main\n"
+        "sys.argv = ['harness', 'search', '--space', 'lr', '--address', '127.0.0.1:9']\n"
+        "t = time.monotonic()\n"
+        "try:\n"
+        "    main()\n"
+        "except SystemExit as exc:\n"
+        "    print(exc.code, 'torch' in sys.modules, f'{time.monotonic() - t:.2f}')\n"
+    )
+    started = time.monotonic()
+    res = subprocess.run(
+        [sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=60
+    )
+    wall = time.monotonic() - started
+    code_, torch_loaded, _ = res.stdout.split()
+    assert code_ == "2" and torch_loaded == "False", res.stdout + res.stderr
+    assert "no Ray cluster answers" in res.stderr
+    assert wall < 3.0, f"the whole process took {wall:.1f} s"
+
+
+def test_an_unknown_metric_without_mode_is_refused_naming_mode(tmp_path):
+    started = time.monotonic()
+    res = _run(
+        ["search", "--space", "lr", "--trainable", "harness.testing:log_lr_bowl"]
+        + ["--metric", "my_objective"],
+        tmp_path,
+        timeout=60,
+    )
+    assert res.returncode == 2, res.stdout + res.stderr
+    assert "--mode max or --mode min" in res.stderr and "my_objective" in res.stderr
+    assert time.monotonic() - started < 10  # refused before Ray or torch start
+    assert not (tmp_path / "runs").exists()
+
+
+def test_a_loss_metric_is_minimised_without_mode(tmp_path):
+    import optuna
+    from optuna.storages import JournalStorage
+    from optuna.storages.journal import JournalFileBackend
+
+    args = ["search", "--space", "lr", "--trainable", "harness.testing:log_lr_loss"]
+    args += ["--metric", "train_loss", "--trials", "8", "--max-epochs", "2"]
+    args += ["--grace-period", "2", "--name", "loss", "--seed", "3"]
+    res = _run(args, tmp_path)
+    assert res.returncode == 0, res.stdout + res.stderr
+    run = tmp_path / "runs" / "loss"
+    spec = __import__("json").loads((run / "spec.json").read_text())
+    assert spec["settings"]["mode"] == "min"
+    trials = pd.read_parquet(run / "trials.parquet")
+    assert len(trials) == 8
+    storage = JournalStorage(JournalFileBackend(str(run / "optuna.journal")))
+    study = optuna.load_study(study_name="loss", storage=storage)
+    assert study.direction == optuna.study.StudyDirection.MINIMIZE
+    # the best trial Optuna knows is the one with the smallest loss in the table
+    assert study.best_value == pytest.approx(trials["final.train_loss"].min())
+    assert f"train_loss = {trials['final.train_loss'].min():.4g}" in res.stdout
