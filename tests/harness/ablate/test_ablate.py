@@ -15,8 +15,13 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from harness.ablate import AblationDesign, build_variants
-from harness.ablate import AblationSettings, run_cells, run_cells_inline
+from harness.ablate import (
+    AblationDesign,
+    AblationSettings,
+    build_variants,
+    run_cells,
+    run_cells_inline,
+)
 from harness.testing import BOUNDARY_GAIN, CELL_SD
 from search_spaces import (
     LOSS_COMPONENTS,

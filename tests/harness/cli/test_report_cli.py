@@ -45,8 +45,17 @@ def test_report_on_hd95_ranks_lower_as_better(tmp_path):
     curves.to_parquet(run / "curves.parquet", index=False)
 
     res = subprocess.run(
-        [*HARNESS, "report", str(run), "--metric", "hd95", "--format", "md,json"]
-        + ["--bootstrap", "0"],
+        [
+            *HARNESS,
+            "report",
+            str(run),
+            "--metric",
+            "hd95",
+            "--format",
+            "md,json",
+            "--bootstrap",
+            "0",
+        ],
         capture_output=True,
         text=True,
         timeout=300,

@@ -182,8 +182,15 @@ def test_a_wrong_address_exits_2_at_once_without_importing_torch(tmp_path):
 def test_an_unknown_metric_without_mode_is_refused_naming_mode(tmp_path):
     started = time.monotonic()
     res = _run(
-        ["search", "--space", "lr", "--trainable", "harness.testing:log_lr_bowl"]
-        + ["--metric", "my_objective"],
+        [
+            "search",
+            "--space",
+            "lr",
+            "--trainable",
+            "harness.testing:log_lr_bowl",
+            "--metric",
+            "my_objective",
+        ],
         tmp_path,
         timeout=60,
     )

@@ -10,10 +10,10 @@ import optuna
 import pandas as pd
 import pytest
 
-from harness.search._sampling import effective_params
 from harness.search import SearchSettings, run_stage
-from harness.tune import JOURNAL
+from harness.search._sampling import effective_params
 from harness.testing import LOG_LR_OPTIMUM
+from harness.tune import JOURNAL
 from search_spaces import flatten, load_recipe, load_space
 
 

@@ -11,8 +11,8 @@ import pytest
 from rich.console import Console
 
 from harness.cli._search import search_command
-from harness.tune import FAULT_ENV as HARNESS_FAULT_ENV
 from harness.search import SearchSettings
+from harness.tune import FAULT_ENV as HARNESS_FAULT_ENV
 from search_spaces import ConfigError, apply_overrides, load_recipe, load_space
 from trials import run_trial
 from trials.train._faults import FAULT_ENV, parse_fault

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 import tomllib
 from pathlib import Path
+from typing import ClassVar
 
 import optuna
 import pytest
@@ -108,8 +109,9 @@ def test_a_restored_tuner_gets_new_callbacks(finished_run):
     from ray import tune
 
     directory, _, _ = finished_run
+
     class Marker(tune.Callback):
-        calls: list[str] = []
+        calls: ClassVar[list[str]] = []
 
         def setup(self, **info) -> None:
             Marker.calls.append("setup")
