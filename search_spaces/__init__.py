@@ -65,15 +65,13 @@ from search_spaces._vocab import (
 )
 
 __all__ = [
+    "AUX_HEADS",
     "FAILURE_STATUSES",
     "FINISHED_STATUSES",
     "HIGHER_IS_BETTER",
+    "LOSS_COMPONENTS",
     "LOWER_IS_BETTER",
     "SUCCESS_STATUSES",
-    "TrialStatus",
-    "metric_direction",
-    "AUX_HEADS",
-    "LOSS_COMPONENTS",
     "AttentionConfig",
     "CategoricalParam",
     "Component",
@@ -98,6 +96,7 @@ __all__ = [
     "SimplexParam",
     "Space",
     "Stage",
+    "TrialStatus",
     "Variant",
     "apply_overrides",
     "describe_param",
@@ -112,6 +111,7 @@ __all__ = [
     "load_plan",
     "load_recipe",
     "load_space",
+    "metric_direction",
     "parse_override",
     "recipe_to_yaml",
     "variant_drop",
