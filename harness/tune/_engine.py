@@ -221,6 +221,8 @@ def run_experiment(exp: Experiment, console: Console | None = None) -> Experimen
         show_best=exp.show_best,
     )
     tuner = _tuner(exp, [progress, writer])
+    if exp.restore:
+        writer.seed(records_from_result_grid(tuner.get_results()))
     try:
         grid = tuner.fit()
     finally:

@@ -119,6 +119,12 @@ class TableWriter(Callback):
             self._on_write()
         return trials, curves
 
+    def seed(self, records: Iterable[TrialRecord]) -> None:
+        """Start from the trials an earlier driver recorded (a restored run), so a write during
+        the resumed run keeps them; the events of this run then add to them."""
+        for rec in records:
+            self.records.setdefault(rec.trial_id, rec)
+
     def finish(self, records: Iterable[TrialRecord]) -> tuple[pd.DataFrame, pd.DataFrame]:
         """Write the final tables: ``records`` (from Ray's ``ResultGrid``, which also holds the
         trials an earlier driver finished before a ``--resume``) replace what the events said."""

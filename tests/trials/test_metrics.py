@@ -18,7 +18,7 @@ from sklearn.metrics import (
     recall_score,
 )
 
-from search_spaces import ConfigError, DataError
+from search_spaces import ConfigError, DataError, metric_direction
 from trials.metrics import (
     MetricAccumulator,
     confusion_counts,
@@ -328,6 +328,15 @@ def test_registry_names_and_directions() -> None:
         assert get_metric(name).name == name
     assert metric_mode("hd95") == "min"
     assert metric_mode("iou_lesion") == "max"
+
+
+def test_registry_directions_agree_with_the_shared_vocabulary() -> None:
+    # search_spaces.metric_direction is what the search and the reports use; the registry's
+    # own direction (what training monitors) must say the same for every registered metric.
+    for name in list_metrics():
+        expected = "max" if higher_is_better(name) else "min"
+        assert metric_direction(name) == expected == metric_mode(name), name
+        assert metric_direction(f"final.{name}") == expected, name
 
 
 def test_registry_errors() -> None:

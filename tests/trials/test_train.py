@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 import torch
 
-from search_spaces import load_recipe
-from trials import STATUSES, load_checkpoint, run_trial
+from search_spaces import FINISHED_STATUSES, TrialStatus, load_recipe
+from trials import STATUSES, TrialSummary, load_checkpoint, run_trial
 from trials.data import load_splits, predict_full
 from trials.model import build_model
 
@@ -58,7 +58,19 @@ def test_reports_every_epoch_with_all_metrics(trained, tiny):
     assert summary.peak_memory_bytes > 0 and summary.memory_kind == "rss"
     assert summary.images_per_s > 0 and summary.wall_time_s > 0
     assert summary.status in STATUSES
+    assert type(summary.status) is str and type(summary.to_dict()["status"]) is str
     json.dumps(summary.to_dict())
+
+
+def test_statuses_are_the_shared_vocabulary():
+    assert set(STATUSES) <= FINISHED_STATUSES
+    assert all(type(s) is str for s in STATUSES)
+    summary = TrialSummary()
+    summary.end(TrialStatus.MEMORY_CAP, "cap")
+    assert (summary.status, summary.error) == ("memory_cap", "cap")
+    assert type(summary.status) is str and type(summary.to_dict()["status"]) is str
+    with pytest.raises(ValueError):
+        summary.end("finished")
 
 
 def test_writes_split_and_a_checkpoint_that_reproduces_predictions(trained, tiny):

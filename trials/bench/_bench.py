@@ -2,14 +2,17 @@
 
 What one measured step is: fetch one micro-batch of ``data.batch_size`` real training tiles (drawn
 by :class:`~trials.data.TileSampler` and loaded by :func:`~trials.data.epoch_loader` exactly as the
-training loop does, augmentation included), forward, the composite loss, backward, gradient
-clipping and an AdamW step, then a CUDA synchronise. ``optim.accumulation`` is ignored: every
-micro-batch ends with an optimiser step, so the optimiser state is allocated from the first
-step and counts in the peak memory (with accumulation the training loop steps once every
-``accumulation`` micro-batches, so its time per image is slightly lower). The encoder is trainable
-(the frozen-encoder warm-up epochs use less memory), and the learning-rate schedule is left out
-(negligible cost). AMP and channels_last follow the training loop: they take effect on CUDA only
-and are ignored on CPU, which the row records (``amp_active``, ``channels_last_active``).
+training loop does, augmentation included), then the training loop's own
+:class:`~trials.train.TrainStep` (forward, the composite loss and its finiteness check, backward,
+gradient clipping, the AdamW step, with the same AMP, loss-scaling and channels_last decisions),
+then a CUDA synchronise. The model, loss, tile sampler and optimiser are built by the same
+functions as in training. ``optim.accumulation`` is ignored: every micro-batch ends with an
+optimiser step, so the optimiser state is allocated from the first step and counts in the peak
+memory (with accumulation the training loop steps once every ``accumulation`` micro-batches, so
+its time per image is slightly lower). The encoder is trainable (the frozen-encoder warm-up
+epochs use less memory), and the learning-rate schedule is left out (negligible cost). AMP and
+channels_last take effect on CUDA only and are ignored on CPU, which the row records
+(``amp_active``, ``channels_last_active``).
 
 Timing follows the usual practice of GPU benchmarking (e.g. ``torch.utils.benchmark``):
 ``warmup`` unmeasured steps first (cuDNN autotuning, allocator growth, lazy initialisation), then
@@ -29,19 +32,53 @@ import numpy as np
 import torch
 from scipy import stats
 
-from search_spaces import ConfigError, DataError, MemoryCapExceeded, Recipe, format_bytes
+from search_spaces import (
+    ConfigError,
+    DataError,
+    DivergedError,
+    MemoryCapExceeded,
+    Recipe,
+    TrialStatus,
+    format_bytes,
+)
 from trials._check import check_recipe
 from trials.bench._grid import GridAxis, expand_grid
 from trials.data import DataSplits, TileSampler, epoch_loader, load_splits
-from trials.losses import CompositeLoss
 from trials.memory import MemoryGuard
-from trials.model import build_model
-from trials.train._loop import _autocast, _resolve_device, _seed_everything
+from trials.train._setup import (
+    build_networks,
+    build_optimizer,
+    build_tile_sampler,
+    resolve_device,
+)
+from trials.train._step import Precision, TrainStep
 
-__all__ = ["BENCH_COLUMNS", "BENCH_STATUSES", "bench_grid", "bench_recipe", "describe_row"]
+__all__ = [
+    "BENCH_COLUMNS",
+    "BENCH_OK",
+    "BENCH_STATUSES",
+    "bench_grid",
+    "bench_recipe",
+    "describe_row",
+]
 
-#: How a measured combination ended.
-BENCH_STATUSES = ("ok", "oom", "memory_cap", "data_error", "error")
+#: A combination that was measured. A measurement is not a trial, so this one status is the
+#: bench's own; every failure is a trial status of the shared vocabulary.
+BENCH_OK = "ok"
+#: How a measured combination ended (plain strings, as the table stores them).
+BENCH_STATUSES = (
+    BENCH_OK,
+    *(
+        str(s)
+        for s in (
+            TrialStatus.OOM,
+            TrialStatus.MEMORY_CAP,
+            TrialStatus.DIVERGED,
+            TrialStatus.DATA_ERROR,
+            TrialStatus.ERROR,
+        )
+    ),
+)
 
 #: The measurement columns of a bench row, in table order (grid axes come before them).
 BENCH_COLUMNS = (
@@ -92,23 +129,25 @@ def _full_batches(
 
 def _empty_row(recipe: Recipe, dev: torch.device, steps: int, warmup: int) -> dict[str, Any]:
     row: dict[str, Any] = dict.fromkeys(BENCH_COLUMNS, math.nan)
-    cuda = dev.type == "cuda"
-    amp = cuda and recipe.optim.amp
+    precision = Precision.of(recipe, dev)
     row.update(
-        status="ok",
+        status=BENCH_OK,
         device=str(dev),
         batch_size=recipe.data.batch_size,
         image_size=recipe.data.image_size,
         steps=steps,
         warmup=warmup,
         mem_kind="",
-        amp_active=amp,
-        amp_dtype=(
-            ("bfloat16" if torch.cuda.is_bf16_supported() else "float16") if amp else "float32"
-        ),
-        channels_last_active=cuda and recipe.optim.channels_last,
+        amp_active=precision.amp,
+        amp_dtype=precision.dtype_name,
+        channels_last_active=precision.channels_last,
         error="",
     )
+    return row
+
+
+def _failed(row: dict[str, Any], status: TrialStatus, error: str) -> dict[str, Any]:
+    row.update(status=str(status), error=error)
     return row
 
 
@@ -140,7 +179,8 @@ def bench_recipe(
 
     Returns:
         One row: the keys of :data:`BENCH_COLUMNS`. ``status`` is ``ok``, ``oom`` (CUDA out of
-        memory), ``memory_cap`` (``memory.cap`` passed; the peak is the one that passed it) or
+        memory), ``memory_cap`` (``memory.cap`` passed; the peak is the one that passed it),
+        ``diverged`` (the loss was not finite, as training would have stopped),
         ``data_error`` (the data cannot be loaded, or has fewer training tiles than one batch)
         or ``error`` (the step raised, e.g. BatchNorm refusing a batch of one 1x1 feature map;
         the message is kept); timing columns are NaN unless ``ok``. ``images_per_s`` is
@@ -156,34 +196,21 @@ def bench_recipe(
     if warmup < 0:
         raise ConfigError(f"bench: warmup must be 0 or more, got {warmup}")
     check_recipe(recipe)
-    dev = _resolve_device(device)
+    dev = resolve_device(device)
     row = _empty_row(recipe, dev, steps, warmup)
     try:
-        if splits is None:
-            splits = load_splits(recipe.data)
-        data_cfg = recipe.data
-        sampler = TileSampler(
-            splits.train,
-            data_cfg.tile_size,
-            data_cfg.stride,
-            data_cfg.tile_jitter,
-            data_cfg.max_tiles_per_image,
-            data_cfg.pos_tile_prob,
-        )
+        splits = load_splits(recipe.data) if splits is None else splits
+        sampler = build_tile_sampler(splits, recipe)
     except DataError as exc:
-        row.update(status="data_error", error=str(exc))
-        return row
+        return _failed(row, TrialStatus.DATA_ERROR, str(exc))
     row["tiles_per_epoch"] = len(sampler)
-    if len(sampler) < data_cfg.batch_size:
-        row.update(
-            status="data_error",
-            error=(
-                f"the training set gives {len(sampler)} tiles per epoch, fewer than "
-                f"data.batch_size = {data_cfg.batch_size}: no full batch to time"
-            ),
+    if len(sampler) < recipe.data.batch_size:
+        return _failed(
+            row,
+            TrialStatus.DATA_ERROR,
+            f"the training set gives {len(sampler)} tiles per epoch, fewer than "
+            f"data.batch_size = {recipe.data.batch_size}: no full batch to time",
         )
-        return row
-
     if dev.type == "cuda":
         torch.cuda.empty_cache()
         torch.cuda.reset_peak_memory_stats(dev)
@@ -193,34 +220,48 @@ def bench_recipe(
         with guard:
             row["mem_baseline_bytes"] = guard.peak_bytes
             step_s, data_s = _measure(recipe, splits, sampler, dev, guard, steps, warmup, row)
-        median = float(np.median(step_s))
-        row.update(
-            step_s_median=median,
-            step_s_iqr=float(stats.iqr(step_s)),
-            step_s_min=float(np.min(step_s)),
-            step_s_max=float(np.max(step_s)),
-            data_s_median=float(np.median(data_s)),
-            images_per_s=data_cfg.batch_size / median,
-            epoch_s_est=math.ceil(len(sampler) / data_cfg.batch_size) * median,
-        )
+        row.update(_timings(step_s, data_s, recipe.data.batch_size, len(sampler)))
     except torch.cuda.OutOfMemoryError as exc:
-        row.update(status="oom", error=f"CUDA out of memory: {exc}".splitlines()[0])
+        _failed(row, TrialStatus.OOM, f"CUDA out of memory: {exc}".splitlines()[0])
     except MemoryCapExceeded as exc:
-        row.update(status="memory_cap", error=str(exc))
+        _failed(row, TrialStatus.MEMORY_CAP, str(exc))
         row["mem_peak_bytes"] = max(guard.peak_bytes, exc.peak_bytes)
+    except DivergedError as exc:
+        _failed(row, TrialStatus.DIVERGED, str(exc))
     except (RuntimeError, ValueError) as exc:
         # A combination the model cannot run (e.g. batch 1 with a 1x1 deepest feature map,
         # which BatchNorm refuses in training) must not end the rest of the grid.
-        row.update(status="error", error=f"{type(exc).__name__}: {exc}".splitlines()[0])
+        _failed(row, TrialStatus.ERROR, f"{type(exc).__name__}: {exc}".splitlines()[0])
     finally:
-        if math.isnan(row["mem_peak_bytes"]):
-            row["mem_peak_bytes"] = guard.peak_bytes
-        gc.collect()
-        if dev.type == "cuda":
-            row["torch_peak_allocated_bytes"] = torch.cuda.max_memory_allocated(dev)
-            row["torch_peak_reserved_bytes"] = torch.cuda.max_memory_reserved(dev)
-            torch.cuda.empty_cache()
+        _memory_after(row, guard, dev)
     return row
+
+
+def _timings(
+    step_s: list[float], data_s: list[float], batch_size: int, tiles_per_epoch: int
+) -> dict[str, float]:
+    """The timing columns of a row from the measured seconds per step and per data fetch."""
+    median = float(np.median(step_s))
+    return {
+        "step_s_median": median,
+        "step_s_iqr": float(stats.iqr(step_s)),
+        "step_s_min": float(np.min(step_s)),
+        "step_s_max": float(np.max(step_s)),
+        "data_s_median": float(np.median(data_s)),
+        "images_per_s": batch_size / median,
+        "epoch_s_est": math.ceil(tiles_per_epoch / batch_size) * median,
+    }
+
+
+def _memory_after(row: dict[str, Any], guard: MemoryGuard, dev: torch.device) -> None:
+    """The memory columns once the measurement ended, however it ended; frees the caches."""
+    if math.isnan(row["mem_peak_bytes"]):
+        row["mem_peak_bytes"] = guard.peak_bytes
+    gc.collect()
+    if dev.type == "cuda":
+        row["torch_peak_allocated_bytes"] = torch.cuda.max_memory_allocated(dev)
+        row["torch_peak_reserved_bytes"] = torch.cuda.max_memory_reserved(dev)
+        torch.cuda.empty_cache()
 
 
 def _measure(
@@ -234,48 +275,26 @@ def _measure(
     row: dict[str, Any],
 ) -> tuple[list[float], list[float]]:
     """The timed loop; returns per-step total and data-fetch seconds of the measured steps."""
-    _seed_everything(recipe.seed)
-    criterion = CompositeLoss(recipe.loss).to(dev)
-    model = build_model(recipe.model, criterion.required_outputs).to(dev)
-    if row["channels_last_active"]:
-        model = model.to(memory_format=torch.channels_last)
+    precision = Precision.of(recipe, dev)
+    model, criterion = build_networks(recipe, dev, precision)
     row["n_params"] = sum(p.numel() for p in model.parameters())
     model.train()
-    opt_cfg = recipe.optim
-    optimizer = torch.optim.AdamW(
-        model.parameters(), lr=opt_cfg.lr, weight_decay=opt_cfg.weight_decay
-    )
-    scaler = torch.amp.GradScaler("cuda", enabled=row["amp_dtype"] == "float16")
+    optimizer = build_optimizer(model, recipe)
+    step = TrainStep(model, criterion, optimizer, precision, dev, grad_clip=recipe.optim.grad_clip)
     batches = _full_batches(splits, recipe, sampler)
-    cuda = dev.type == "cuda"
     step_s: list[float] = []
     data_s: list[float] = []
     try:
         for i in range(warmup + steps):
             guard.check()
             t0 = time.perf_counter()
-            batch = next(batches)
-            images = batch["image"].to(dev, non_blocking=True)
-            masks = batch["mask"].to(dev, non_blocking=True)
-            if row["channels_last_active"]:
-                images = images.contiguous(memory_format=torch.channels_last)
+            images, masks = step.inputs(next(batches))
             t_data = time.perf_counter() - t0
-            with _autocast(recipe, dev):
-                outputs = model(images)
-            outputs = {k: v.float() for k, v in outputs.items()}
-            loss, _ = criterion(outputs, {"mask": masks})
-            scaler.scale(loss).backward()
-            if opt_cfg.grad_clip is not None:
-                scaler.unscale_(optimizer)
-                torch.nn.utils.clip_grad_norm_(model.parameters(), opt_cfg.grad_clip)
-            scaler.step(optimizer)
-            scaler.update()
-            optimizer.zero_grad(set_to_none=True)
-            if cuda:
+            step(images, masks, i, where=f"bench step {i + 1}")
+            if dev.type == "cuda":
                 torch.cuda.synchronize(dev)
-            elapsed = time.perf_counter() - t0
             if i >= warmup:
-                step_s.append(elapsed)
+                step_s.append(time.perf_counter() - t0)
                 data_s.append(t_data)
     finally:
         # Ends the DataLoader (and its workers, if any) of an abandoned epoch now.
@@ -334,8 +353,8 @@ def bench_grid(
                 cache[key] = exc
         loaded = cache[key]
         if isinstance(loaded, DataError):
-            row = _empty_row(recipe, _resolve_device(device), steps, warmup)
-            row.update(status="data_error", error=str(loaded))
+            row = _empty_row(recipe, resolve_device(device), steps, warmup)
+            _failed(row, TrialStatus.DATA_ERROR, str(loaded))
         else:
             row = bench_recipe(
                 recipe, steps=steps, warmup=warmup, device=device, splits=loaded, log=log
@@ -349,7 +368,7 @@ def bench_grid(
 
 def describe_row(row: dict[str, Any]) -> str:
     """One line for a log: status, median step, images/s and peak memory."""
-    if row["status"] != "ok":
+    if row["status"] != BENCH_OK:
         return f"{row['status']}: {row['error']}"
     return (
         f"{row['step_s_median'] * 1000:.1f} ms/step, {row['images_per_s']:.1f} images/s, "

@@ -298,25 +298,35 @@ def _discover(root: Path) -> tuple[str, dict[str, tuple[Path, Path]]]:
         raise DataError(f"data folder {root} is empty; {_EXPECTED}")
     images, masks = _child(root, ("images",)), _child(root, _MASK_DIRS)
     if images is not None or masks is not None:
-        if images is None or masks is None:
-            have, lack = (
-                (masks, "images/") if images is None else (images, "annotations/ or masks/")
-            )
-            raise DataError(f"{root} has {have.name}/ but no {lack} folder; {_EXPECTED}")
-        kind = f"{'PlantSeg' if masks.name.lower() == 'annotations' else 'plain'}"
-        image_splits, mask_splits = _split_children(images), _split_children(masks)
-        if not image_splits and not mask_splits:
-            return f"{kind} ({images.name}/ + {masks.name}/)", {"all": (images, masks)}
-        if set(image_splits) != set(mask_splits):
-            raise DataError(
-                f"split folders of {images} ({sorted(image_splits)}) and {masks} "
-                f"({sorted(mask_splits)}) differ; they must be the same"
-            )
-        loose = [p.name for p in _visible(images) if p.suffix.lower() in IMAGE_EXTENSIONS]
-        if loose:
-            raise DataError(f"{images} has both split folders and image files ({loose[0]}, ...)")
-        layout = f"{kind} with split folders {images.name}/<split>/ + {masks.name}/<split>/"
-        return layout, {s: (image_splits[s], mask_splits[s]) for s in image_splits}
+        return _images_and_masks_layout(root, images, masks)
+    return _split_folders_layout(root)
+
+
+def _images_and_masks_layout(
+    root: Path, images: Path | None, masks: Path | None
+) -> tuple[str, dict[str, tuple[Path, Path]]]:
+    """``images/`` + ``annotations/`` (or ``masks/``), each with or without split folders."""
+    if images is None or masks is None:
+        have, lack = (masks, "images/") if images is None else (images, "annotations/ or masks/")
+        raise DataError(f"{root} has {have.name}/ but no {lack} folder; {_EXPECTED}")
+    kind = f"{'PlantSeg' if masks.name.lower() == 'annotations' else 'plain'}"
+    image_splits, mask_splits = _split_children(images), _split_children(masks)
+    if not image_splits and not mask_splits:
+        return f"{kind} ({images.name}/ + {masks.name}/)", {"all": (images, masks)}
+    if set(image_splits) != set(mask_splits):
+        raise DataError(
+            f"split folders of {images} ({sorted(image_splits)}) and {masks} "
+            f"({sorted(mask_splits)}) differ; they must be the same"
+        )
+    loose = [p.name for p in _visible(images) if p.suffix.lower() in IMAGE_EXTENSIONS]
+    if loose:
+        raise DataError(f"{images} has both split folders and image files ({loose[0]}, ...)")
+    layout = f"{kind} with split folders {images.name}/<split>/ + {masks.name}/<split>/"
+    return layout, {s: (image_splits[s], mask_splits[s]) for s in image_splits}
+
+
+def _split_folders_layout(root: Path) -> tuple[str, dict[str, tuple[Path, Path]]]:
+    """``<split>/images/`` + ``<split>/annotations/`` (or ``masks/``)."""
     split_dirs = _split_children(root)
     if not split_dirs:
         raise DataError(f"{root} has no images/ nor annotations/ or masks/ subfolder; {_EXPECTED}")

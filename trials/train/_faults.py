@@ -25,12 +25,13 @@ from typing import Any
 
 import yaml
 
-from search_spaces import ConfigError
+from search_spaces import ConfigError, TrialStatus
 
 __all__ = ["FAULT_ENV", "Fault", "parse_fault"]
 
 FAULT_ENV = "HARNESS_FAULT_INJECT"
-KINDS = ("oom",)
+# a fault is named by the status the failure it imitates ends a trial with
+KINDS = (TrialStatus.OOM.value,)
 
 
 @dataclass(frozen=True)
@@ -47,7 +48,7 @@ class Fault:
 
     def raise_now(self) -> None:
         """Raise the fault as the real failure would."""
-        if self.kind == "oom":
+        if self.kind == TrialStatus.OOM:
             import torch
 
             raise torch.cuda.OutOfMemoryError(

@@ -5,11 +5,24 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from search_spaces import TrialStatus
+
 __all__ = ["STATUSES", "TrialSummary"]
 
-# Every way a trial can end. Failures of our own kinds are statuses, not exceptions, so a search
-# around a failing trial goes on and the table records why it ended.
-STATUSES = ("completed", "early_stopped", "memory_cap", "oom", "diverged", "data_error")
+# Every way run_trial can end a trial (the shared vocabulary's, less ``pruned`` and ``running``,
+# which only the search around it decides). Failures of our own kinds are statuses, not
+# exceptions, so a search around a failing trial goes on and the table records why it ended.
+STATUSES = tuple(
+    str(s)
+    for s in (
+        TrialStatus.COMPLETED,
+        TrialStatus.EARLY_STOPPED,
+        TrialStatus.MEMORY_CAP,
+        TrialStatus.OOM,
+        TrialStatus.DIVERGED,
+        TrialStatus.DATA_ERROR,
+    )
+)
 
 
 @dataclass
@@ -17,7 +30,7 @@ class TrialSummary:
     """The outcome of :func:`trials.run_trial`.
 
     Attributes:
-        status: one of :data:`STATUSES`.
+        status: one of :data:`STATUSES` (a plain string, a :class:`TrialStatus` value).
         error: the message behind a failure status, else ``None``.
         epochs: epochs completed (validated and reported).
         best_epoch: epoch of the best monitored value (``None`` if no epoch completed).
@@ -34,7 +47,7 @@ class TrialSummary:
         checkpoint: path of the best checkpoint when a work directory was given.
     """
 
-    status: str = "completed"
+    status: str = TrialStatus.COMPLETED.value
     error: str | None = None
     epochs: int = 0
     best_epoch: int | None = None
@@ -50,6 +63,10 @@ class TrialSummary:
     skipped: list[tuple[str, str]] = field(default_factory=list)
     checkpoint: str | None = None
 
+    def end(self, status: TrialStatus, error: str | None = None) -> None:
+        """Set how the trial ended (stored as the plain string) and the message behind it."""
+        self.status, self.error = TrialStatus(status).value, error
+
     def to_dict(self) -> dict[str, Any]:
-        """A JSON-serialisable dict."""
-        return asdict(self)
+        """A JSON-serialisable dict (the status a plain ``str``)."""
+        return {**asdict(self), "status": str(self.status)}

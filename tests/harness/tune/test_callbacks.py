@@ -108,3 +108,14 @@ def test_an_epoch_reported_again_after_a_restore_is_one_row_the_last_run():
     assert curves.set_index("epoch").loc[2, "score"] == 0.2
     row = trials.iloc[0]
     assert row["epochs"] == 3 and row["best.score"] == 0.3 and row["status"] == "completed"
+
+
+def test_a_restored_run_keeps_the_earlier_trials_in_every_write(tmp_path):
+    done = {"score": 0.4, "epoch": 2, STATUS_KEY: "completed"}
+    earlier = TrialRecord("old", {"optim.lr": 0.1}, [done])
+    writer = TableWriter(tmp_path, "score", "max", 2, clock=_Clock())
+    writer.seed([earlier])
+    _trial([writer], "new", 0.6)
+    table = pd.read_parquet(tmp_path / "trials.parquet")
+    assert sorted(table["trial_id"]) == ["new", "old"]
+    assert set(table["status"]) == {"completed"}
