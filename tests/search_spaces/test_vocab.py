@@ -17,7 +17,7 @@ from search_spaces import (
 def test_status_sets_partition_the_finished_statuses() -> None:
     assert SUCCESS_STATUSES.isdisjoint(FAILURE_STATUSES)
     assert TrialStatus.PRUNED not in SUCCESS_STATUSES | FAILURE_STATUSES
-    assert FINISHED_STATUSES == SUCCESS_STATUSES | FAILURE_STATUSES | {TrialStatus.PRUNED}
+    assert SUCCESS_STATUSES | FAILURE_STATUSES | {TrialStatus.PRUNED} == FINISHED_STATUSES
     assert TrialStatus.RUNNING not in FINISHED_STATUSES
     # statuses are plain strings in tables and JSON
     assert TrialStatus.MEMORY_CAP == "memory_cap" and "oom" in FAILURE_STATUSES
