@@ -59,8 +59,10 @@ from search_spaces._vocab import (
     FINISHED_STATUSES,
     HIGHER_IS_BETTER,
     LOWER_IS_BETTER,
+    RECIPE_METRICS,
     SUCCESS_STATUSES,
     TrialStatus,
+    check_recipe_metric,
     metric_direction,
 )
 
@@ -71,6 +73,7 @@ __all__ = [
     "HIGHER_IS_BETTER",
     "LOSS_COMPONENTS",
     "LOWER_IS_BETTER",
+    "RECIPE_METRICS",
     "SUCCESS_STATUSES",
     "AttentionConfig",
     "CategoricalParam",
@@ -99,6 +102,7 @@ __all__ = [
     "TrialStatus",
     "Variant",
     "apply_overrides",
+    "check_recipe_metric",
     "describe_param",
     "flatten",
     "format_bytes",

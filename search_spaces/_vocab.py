@@ -16,8 +16,10 @@ __all__ = [
     "FINISHED_STATUSES",
     "HIGHER_IS_BETTER",
     "LOWER_IS_BETTER",
+    "RECIPE_METRICS",
     "SUCCESS_STATUSES",
     "TrialStatus",
+    "check_recipe_metric",
     "metric_direction",
 ]
 
@@ -80,10 +82,40 @@ HIGHER_IS_BETTER = frozenset(
 LOWER_IS_BETTER = frozenset(
     {"hd95", "train_loss", "val_loss", "loss", "peak_memory_bytes", "wall_time_s", "n_params"}
 )
-# suffixes of lower-is-better names: losses, memory in bytes, durations in seconds
+#: what ``trials.run_trial`` reports each epoch that a search can optimise: the validation
+#: metrics of ``trials.metrics`` (a test keeps the two in step) and the training loss; each loss
+#: term is reported too, as ``loss_<term>``
+RECIPE_METRICS = frozenset(
+    {
+        "iou_lesion",
+        "iou_background",
+        "miou",
+        "dice",
+        "precision",
+        "recall",
+        "f1",
+        "pixel_accuracy",
+        "boundary_f1",
+        "hd95",
+        "train_loss",
+    }
+)
+# suffixes and prefixes of lower-is-better names: losses, memory in bytes, durations in seconds
 _LOWER_SUFFIXES = ("_loss", "_bytes", "_time_s")
+_LOWER_PREFIXES = ("loss_",)
 # table prefixes that do not change a metric's direction
 _PREFIXES = ("final.", "best.", "val.", "mean.")
+
+
+def check_recipe_metric(metric: str, option: str = "--metric") -> str:
+    """``metric`` if ``trials.run_trial`` reports it (a validation metric, the training loss or a
+    ``loss_<term>``), else a ConfigError that lists the valid ones."""
+    if metric in RECIPE_METRICS or metric.startswith("loss_"):
+        return metric
+    raise ConfigError(
+        f"{option} {metric!r}: the recipe does not report it; valid: "
+        f"{', '.join(sorted(RECIPE_METRICS))}, or loss_<term> for one loss term"
+    )
 
 
 def metric_direction(name: str, mode: str | None = None, *, option: str = "--mode") -> str:
@@ -113,7 +145,11 @@ def metric_direction(name: str, mode: str | None = None, *, option: str = "--mod
             base = base[len(prefix) :]
     if base in HIGHER_IS_BETTER:
         return "max"
-    if base in LOWER_IS_BETTER or base.endswith(_LOWER_SUFFIXES):
+    if (
+        base in LOWER_IS_BETTER
+        or base.endswith(_LOWER_SUFFIXES)
+        or base.startswith(_LOWER_PREFIXES)
+    ):
         return "min"
     known = ", ".join(sorted(HIGHER_IS_BETTER | LOWER_IS_BETTER))
     raise ConfigError(

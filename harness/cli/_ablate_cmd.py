@@ -29,6 +29,7 @@ from search_spaces import (
     TrialStatus,
     Variant,
     apply_overrides,
+    check_recipe_metric,
     metric_direction,
     parse_override,
 )
@@ -83,6 +84,8 @@ def _settings(
     base: Recipe, req: AblateRequest, default_trainable: str, gpus_in_cluster: float
 ) -> AblationSettings:
     metric = req.metric or base.optim.monitor
+    if req.metric is not None and (req.trainable or default_trainable) == "trials:run_trial":
+        check_recipe_metric(req.metric)
     if req.metric is None:
         mode = metric_direction(metric, req.mode or base.optim.monitor_mode)
     else:

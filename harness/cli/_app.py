@@ -38,12 +38,36 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    # plain help: click wraps it at word boundaries to the terminal's width
+    rich_markup_mode=None,
 )
 console = Console()
 
 
+def _version(value: bool) -> None:
+    if value:
+        from importlib import metadata
+
+        try:
+            version = metadata.version("lesion-search-harness")
+        except metadata.PackageNotFoundError:  # run from a source tree that was not installed
+            version = "unknown (not installed)"
+        typer.echo(f"harness {version}")
+        raise typer.Exit()
+
+
 @app.callback()
-def _root() -> None:
+def _root(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version",
+            help="Print the harness's version and exit.",
+            callback=_version,
+            is_eager=True,
+        ),
+    ] = False,
+) -> None:
     """Train, search, ablate, report and benchmark the lesion segmentation recipe."""
 
 
@@ -158,7 +182,13 @@ def search(
 
         from harness.cli._train import cluster_gpus, resolve_recipe
         from harness.search import SearchSettings
-        from search_spaces import ConfigError, load_plan, load_space, metric_direction
+        from search_spaces import (
+            ConfigError,
+            check_recipe_metric,
+            load_plan,
+            load_space,
+            metric_direction,
+        )
 
         # everything that can be checked without Ray is checked before it starts
         if (space is None) == (plan is None):
@@ -168,6 +198,8 @@ def search(
         else:
             load_plan(plan)
         if metric is not None:
+            if trainable in (None, "trials:run_trial"):
+                check_recipe_metric(metric)
             mode = metric_direction(metric, mode)
         settings = SearchSettings(
             trials=trials,
@@ -320,11 +352,17 @@ def spaces_show(
     from search_spaces import load_space
 
     space = load_space(name)
-    table = Table(title=f"{space.name}: {space.description}")
-    for col in ("path", "type", "range", "log", "condition"):
-        table.add_column(col)
+    # two columns: the path, never cut (it is the parameter's name), and what it takes, wrapped
+    # at spaces, so a narrow terminal reads as well as a wide one
+    console.print(f"{space.name}: {space.description}", markup=False)
+    table = Table(box=None, pad_edge=False, padding=(0, 2, 0, 0))
+    table.add_column("path", no_wrap=True)
+    table.add_column("type, range or choices, condition")
     for row in space.to_rows():
-        table.add_row(*(str(row[c]) if row[c] is not False else "" for c in row))
+        what = f"{row['type']} {row['range']}" + (", log" if row["log"] else "")
+        if row["condition"]:
+            what += f"; when {row['condition']}"
+        table.add_row(row["path"], what)
     console.print(table)
 
 
@@ -454,8 +492,10 @@ app.command()(ablate)
 
 def main() -> None:
     """Entry point of the ``harness`` console script: user errors become one clear message."""
+    from harness.cli._help import name_metavars
+
     try:
-        app()
+        name_metavars(typer.main.get_command(app))(prog_name="harness")
     except HarnessError as exc:
         Console(stderr=True).print(Text("error: ", style="bold red") + Text(str(exc)))
         raise SystemExit(2) from None

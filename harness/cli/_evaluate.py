@@ -1,14 +1,19 @@
 """``harness evaluate``: the metrics of a checkpoint on full images, with bootstrap intervals.
 
-Inference is ``trials.evaluate_samples`` (sliding windows, metrics against full-resolution
-masks); the statistics are ``analysis.summarize_evaluation`` / ``label_breakdown`` /
-``compare_evaluations``; this module loads, times, writes and prints.
+Inference is ``trials.evaluate_samples`` (sliding windows blended with Gaussian weights, metrics
+against full-resolution masks); the statistics are ``analysis.summarize_evaluation`` /
+``label_breakdown`` / ``compare_evaluations``; this module loads, times, writes and prints.
+
+Overlays colour each pixel of a prediction by its agreement with the ground truth
+(:data:`OVERLAY_COLOURS`): true positives green, false positives magenta, false negatives blue;
+true negatives show the image itself.
 """
 
 from __future__ import annotations
 
 import math
 import time
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -21,11 +26,32 @@ from rich.table import Table
 from harness.tune._rundir import environment, write_json
 from search_spaces import ConfigError, DataError, Recipe, apply_overrides, flatten
 
-__all__ = ["EVAL_SPLITS", "evaluate_command", "run_evaluation"]
+__all__ = [
+    "EVAL_SPLITS",
+    "OVERLAY_COLOURS",
+    "OVERLAY_LEGEND",
+    "confusion_overlay",
+    "evaluate_command",
+    "lesion_fractions",
+    "run_evaluation",
+    "write_overlay",
+]
 
 EVAL_SPLITS = ("test", "val", "train", "all")
 _SPLIT_SEARCH_DEPTH = 3  # best.pt may sit in a trial folder below the experiment's split.json
 _OVERLAY_METRIC = "iou_lesion"
+# Green and magenta stay apart for red-green colour blindness; blue stands out on leaves.
+OVERLAY_COLOURS: dict[str, tuple[int, int, int]] = {
+    "tp": (0, 200, 0),
+    "fp": (255, 0, 255),
+    "fn": (0, 120, 255),
+}
+OVERLAY_LEGEND = "TP green, FP magenta, FN blue"
+_TINT = 0.55  # share of the colour in a tinted pixel; the image shows through the rest
+_EXPECTED_CHECKPOINT = (
+    "expected a best.pt written by `harness train` "
+    "(a torch checkpoint holding the recipe and the model state)"
+)
 
 
 def _checkpoint_path(path: Path, option: str) -> Path:
@@ -35,6 +61,42 @@ def _checkpoint_path(path: Path, option: str) -> Path:
     if not path.is_file():
         raise ConfigError(f"{option} {str(path)!r}: no such checkpoint file")
     return path
+
+
+def _describe_non_checkpoint(path: Path, exc: Exception) -> str:
+    """What a file that ``load_checkpoint`` refused holds, in a few words (the error path only)."""
+    import torch
+
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception:  # any failure to unpickle means "not a plain torch file"
+        if zipfile.is_zipfile(path):
+            return "it is a torch file whose content torch.load(weights_only=True) refuses"
+        return "it is not a torch file"
+    if isinstance(state, dict):
+        keys = sorted(map(str, state))
+        shown = ", ".join(repr(k) for k in keys[:6]) + (", ..." if len(keys) > 6 else "")
+        missing = [k for k in ("recipe", "model") if k not in state]
+        if missing:
+            return f"it holds a dict without {' or '.join(map(repr, missing))} (keys: {shown})"
+        reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:160]
+        return f"its recipe or model state does not load ({reason})"
+    if isinstance(state, torch.Tensor):
+        return f"it holds a tensor of shape {tuple(state.shape)}"
+    return f"it holds a {type(state).__name__}"
+
+
+def _load_model(path: Path, option: str, dev: Any) -> tuple[Any, Recipe, dict]:
+    """``load_checkpoint``, with one line naming the file and what was expected on failure."""
+    from trials import load_checkpoint
+
+    try:
+        return load_checkpoint(path, map_location=dev)
+    except (ConfigError, ValueError, RuntimeError, KeyError, TypeError, AttributeError) as exc:
+        what = _describe_non_checkpoint(path, exc)
+        raise ConfigError(
+            f"{option} {str(path)!r} is not a checkpoint: {what}; {_EXPECTED_CHECKPOINT}"
+        ) from None
 
 
 def _split_dir(checkpoint: Path) -> Path | None:
@@ -136,8 +198,54 @@ def _predict(model: Any, recipe: Recipe, sample: Any, device: Any) -> np.ndarray
 
 def _tint(image: np.ndarray, mask: np.ndarray, colour: tuple[int, int, int]) -> np.ndarray:
     out = image.astype(np.float32)
-    out[mask] = 0.45 * out[mask] + 0.55 * np.asarray(colour, dtype=np.float32)
-    return out.astype(np.uint8)
+    out[mask] = (1 - _TINT) * out[mask] + _TINT * np.asarray(colour, dtype=np.float32)
+    return np.rint(out).astype(np.uint8)
+
+
+def confusion_overlay(image: np.ndarray, target: np.ndarray, pred: np.ndarray) -> np.ndarray:
+    """The image with each pixel tinted by how the prediction agrees with the ground truth.
+
+    True positives (lesion, predicted lesion) are tinted green, false positives (predicted lesion
+    on healthy tissue or background) magenta, false negatives (missed lesion) blue, in the colours
+    of :data:`OVERLAY_COLOURS`; true negatives keep the image's own colour. A tinted pixel is
+    ``round(0.45 * image + 0.55 * colour)``.
+
+    Args:
+        image: ``H x W x 3`` uint8 RGB.
+        target: ``H x W`` boolean ground truth.
+        pred: ``H x W`` boolean prediction.
+
+    Returns:
+        A new ``H x W x 3`` uint8 array.
+
+    Raises:
+        ValueError: when the three shapes do not agree.
+    """
+    target, pred = np.asarray(target, dtype=bool), np.asarray(pred, dtype=bool)
+    if image.shape[:2] != target.shape or target.shape != pred.shape or image.shape[2:] != (3,):
+        raise ValueError(
+            f"confusion_overlay: image {image.shape}, target {target.shape} and prediction "
+            f"{pred.shape} must be H x W x 3, H x W and H x W"
+        )
+    out = image
+    for kind, mask in (("tp", target & pred), ("fp", ~target & pred), ("fn", target & ~pred)):
+        out = _tint(out, mask, OVERLAY_COLOURS[kind])
+    return out
+
+
+def lesion_fractions(counts: dict[str, int]) -> dict[str, float]:
+    """True and predicted lesion fractions of pooled pixel counts (``tp``, ``fp``, ``fn``, ``tn``).
+
+    Returns:
+        ``{"true": (tp + fn) / n, "predicted": (tp + fp) / n}``; ``nan`` for zero pixels.
+    """
+    total = sum(int(counts[k]) for k in ("tp", "fp", "fn", "tn"))
+    if total == 0:
+        return {"true": math.nan, "predicted": math.nan}
+    return {
+        "true": (counts["tp"] + counts["fn"]) / total,
+        "predicted": (counts["tp"] + counts["fp"]) / total,
+    }
 
 
 def write_overlay(
@@ -148,8 +256,15 @@ def write_overlay(
     other: np.ndarray | None = None,
     other_title: str = "",
 ) -> None:
-    """One PNG panel: image, ground truth, prediction (and the second prediction, difference)."""
+    """One PNG row of panels: image, ground truth, prediction (and the second one, difference).
+
+    The ground truth is tinted yellow. Each prediction panel colours true positives green, false
+    positives magenta and false negatives blue (:func:`confusion_overlay`), with a legend under
+    the panels. With ``other``, the difference panel shows grey where both predictions say
+    lesion, red where only A does and blue where only B does.
+    """
     from matplotlib.figure import Figure
+    from matplotlib.patches import Patch
     from PIL import Image
 
     target = sample.target_mask
@@ -157,7 +272,7 @@ def write_overlay(
     panels = [
         (image, "image"),
         (_tint(image, target, (255, 215, 0)), "ground truth"),
-        (_tint(image, pred, (230, 30, 30)), title),
+        (confusion_overlay(image, target, pred), title),
     ]
     if other is not None:
         diff = np.zeros((*target.shape, 3), dtype=np.uint8)
@@ -165,15 +280,21 @@ def write_overlay(
         diff[pred & ~other] = (230, 30, 30)
         diff[~pred & other] = (30, 90, 230)
         panels += [
-            (_tint(image, other, (30, 90, 230)), other_title),
+            (confusion_overlay(image, target, other), other_title),
             (diff, "grey both, red A only, blue B only"),
         ]
-    fig = Figure(figsize=(3.2 * len(panels), 3.6), layout="constrained")
+    fig = Figure(figsize=(3.2 * len(panels), 3.9), layout="constrained")
     for ax, (picture, name) in zip(fig.subplots(1, len(panels)), panels, strict=True):
-        ax.imshow(picture)
+        ax.imshow(picture, interpolation="nearest")
         ax.set_title(name, fontsize=8)
         ax.axis("off")
     fig.suptitle(sample.id, fontsize=9)
+    names = {"tp": "true positive", "fp": "false positive", "fn": "false negative"}
+    handles = [
+        Patch(facecolor=np.asarray(c) / 255, label=names[k]) for k, c in OVERLAY_COLOURS.items()
+    ]
+    handles.append(Patch(facecolor=(1.0, 215 / 255, 0.0), label="ground truth"))
+    fig.legend(handles=handles, loc="outside lower center", ncols=4, fontsize=8, frameon=False)
     fig.savefig(path, dpi=100)
 
 
@@ -196,7 +317,8 @@ def run_evaluation(
         The content of ``metrics.json`` (with ``"out"``, the output folder).
 
     Raises:
-        ConfigError: a missing or unreadable checkpoint, an unknown split, a negative count.
+        ConfigError: a missing checkpoint or a file that is not one, an unknown split, a negative
+            count.
         DataError: the data folder is missing, has no images, or the split is empty.
     """
     console = console or Console()
@@ -209,12 +331,12 @@ def run_evaluation(
     import torch
 
     from analysis import compare_evaluations, label_breakdown, summarize_evaluation
-    from trials import load_checkpoint
 
     dev = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if device != "auto":
         dev = torch.device(device)
-    model, recipe, meta = load_checkpoint(path, map_location=dev)
+    model, recipe, meta = _load_model(path, "CHECKPOINT", dev)
+    model_b = _load_model(path_b, "--compare", dev) if path_b is not None else None
     samples, data_info = _samples(recipe, data, split, path)
     out = Path(out) if out is not None else path.parent / "eval" / split
     out.mkdir(parents=True, exist_ok=True)
@@ -225,10 +347,9 @@ def run_evaluation(
     with Progress(*columns, TimeElapsedColumn(), console=console, transient=True) as progress:
         table, acc, seconds = _infer(model.to(dev), recipe, samples, dev, progress, path.name)
         table_b = None
-        if path_b is not None:
-            model_b, recipe_b, meta_b = load_checkpoint(path_b, map_location=dev)
+        if model_b is not None and path_b is not None:
             table_b, _, seconds_b = _infer(
-                model_b.to(dev), recipe_b, samples, dev, progress, path_b.name
+                model_b[0].to(dev), model_b[1], samples, dev, progress, path_b.name
             )
 
     result: dict[str, Any] = {
@@ -241,19 +362,25 @@ def run_evaluation(
         "seconds_per_image": seconds / len(samples),
         "bootstrap": boot,
         "counts": {k: int(table[k].sum()) for k in ("tp", "fp", "fn", "tn")},
+        "lesion_fraction": None,  # filled below, from the counts
         "metrics": summarize_evaluation(table, pooled, averaged, **boot),
         "per_class": label_breakdown(table, pooled, averaged),
         "environment": environment(),
     }
     # The accumulator is the training loop's own summary: the pooled values must agree with it.
     result["accumulator"] = acc.compute()
+    # Pooled over every pixel of the evaluated images, like the pooled metrics.
+    result["lesion_fraction"] = lesion_fractions(result["counts"])
     written = table.copy()
-    if table_b is not None:
+    if table_b is not None and model_b is not None:
+        _, recipe_b, meta_b = model_b
         diffs = _recipe_differences(recipe, recipe_b)
+        counts_b = {k: int(table_b[k].sum()) for k in ("tp", "fp", "fn", "tn")}
         result["compare"] = {
             "checkpoint": str(path_b),
             "epoch": meta_b.get("epoch"),
             "recipe": recipe_b.name,
+            "lesion_fraction": lesion_fractions(counts_b),
             "recipe_differences": diffs,
             "seconds_per_image": seconds_b / len(samples),
             "metrics": summarize_evaluation(table_b, pooled, averaged, **boot),
@@ -263,8 +390,10 @@ def run_evaluation(
             written[f"compare.{col}"] = table_b[col].to_numpy()
     written.to_csv(out / "per_image.csv", index=False)
     result["overlays"] = _write_overlays(
-        out, samples, table, table_b, overlays, (model, recipe), path_b, dev
+        out, samples, table, table_b, overlays, (model, recipe), model_b, dev
     )
+    result["overlay_folder"] = str(out / "overlays") if result["overlays"] else None
+    result["overlay_colours"] = {k: list(c) for k, c in OVERLAY_COLOURS.items()}
     result["out"] = str(out)
     write_json(out / "metrics.json", result)
     return result
@@ -277,16 +406,13 @@ def _write_overlays(
     table_b: pd.DataFrame | None,
     k: int,
     model_a: tuple[Any, Recipe],
-    path_b: Path | None,
+    model_b: tuple[Any, Recipe, dict] | None,
     dev: Any,
 ) -> list[str]:
     if k == 0:
         return []
-    from trials import load_checkpoint
-
     folder = out / "overlays"
     folder.mkdir(exist_ok=True)
-    model_b = load_checkpoint(path_b, map_location=dev)[:2] if path_b is not None else None
     by_id = {s.id: s for s in samples}
     written = []
     for rank, row in enumerate(_overlay_order(table, table_b, k), start=1):
@@ -295,7 +421,7 @@ def _write_overlays(
         title = f"A: IoU {table[_OVERLAY_METRIC].iloc[row]:.3f}"
         other, other_title = None, ""
         if model_b is not None and table_b is not None:
-            other = _predict(*model_b, sample, dev)
+            other = _predict(*model_b[:2], sample, dev)
             other_title = f"B: IoU {table_b[_OVERLAY_METRIC].iloc[row]:.3f}"
         target = folder / f"{rank:02d}_{sample.id}.png"
         write_overlay(target, sample, pred, title, other, other_title)
@@ -323,6 +449,14 @@ def _print(result: dict[str, Any], console: Console) -> None:
     notes = {m["ci_note"] for m in result["metrics"].values() if m["ci_note"]}
     for note in sorted(notes):
         console.print(f"[yellow]note:[/] {note}")
+    frac = result["lesion_fraction"]
+    line = (
+        f"lesion fraction, pooled over the {data['n_images']} images: "
+        f"true {_fmt(frac['true'])}, predicted {_fmt(frac['predicted'])}"
+    )
+    if "compare" in result:
+        line += f" (B: {_fmt(result['compare']['lesion_fraction']['predicted'])})"
+    console.print(line, markup=False, highlight=False)
     classes = result["per_class"]
     console.print(
         f"{result['seconds_per_image']:.3f} s per image on {result['device']}; "
@@ -359,7 +493,20 @@ def _print(result: dict[str, Any], console: Console) -> None:
             )
         console.print(paired)
         console.print(f"B: {cmp['seconds_per_image']:.3f} s per image")
-    console.print(f"wrote metrics.json, per_image.csv to {result['out']}")
+    console.print(
+        f"wrote metrics.json, per_image.csv to {result['out']}",
+        markup=False,
+        highlight=False,
+        soft_wrap=True,
+    )
+    if result["overlay_folder"]:
+        console.print(
+            f"{len(result['overlays'])} overlays ({OVERLAY_LEGEND}, ground truth yellow) in "
+            f"{result['overlay_folder']}",
+            markup=False,
+            highlight=False,
+            soft_wrap=True,
+        )
 
 
 def evaluate_command(checkpoint: Path, console: Console, **options: Any) -> int:

@@ -26,6 +26,8 @@ def _formats(spec: str) -> tuple[str, ...]:
 
 
 def _print_ranking(report: Any, meta: dict[str, Any], console: Console) -> None:
+    from rich import box
+
     from analysis import ranking_rows
 
     rows = ranking_rows(report.table)
@@ -33,13 +35,23 @@ def _print_ranking(report: Any, meta: dict[str, Any], console: Console) -> None:
         title=(
             f"{meta['experiment']}: what drives {meta['metric']} "
             f"(epoch {meta['epoch']}, {meta['n_used']} of {meta['n_trials_total']} trials)"
-        )
+        ),
+        box=box.SIMPLE_HEAD,
+        pad_edge=False,
     )
+    # a parameter's name is never cut; in a narrow terminal the long "treatment" column (also
+    # stated in the notes below and in report.md) is left out so the numbers stay whole
+    narrow = console.width < 120
     if rows:
-        for key in rows[0]:
-            table.add_column(key, justify="left" if key == "parameter" else "right")
+        keys = [k for k in rows[0] if not (narrow and k == "treatment")]
+        for key in keys:
+            table.add_column(
+                key, justify="left" if key == "parameter" else "right", no_wrap=key != "treatment"
+            )
         for row in rows:
-            table.add_row(*(str(v) for v in row.values()))
+            table.add_row(*(str(row[k]) for k in keys))
+        if narrow and "treatment" in rows[0]:
+            table.caption = "how each parameter was treated: the notes below and report.md"
     console.print(table)
     console.print(meta["rule"])
     for note in meta["notes"]:

@@ -11,9 +11,16 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from harness.search._stage import DEFAULT_TRAINABLE, SearchSettings, StageResult, run_stage
+from harness.search._answer import search_answer
+from harness.search._stage import (
+    DEFAULT_TRAINABLE,
+    SearchSettings,
+    StageResult,
+    run_stage,
+    stage_recipe,
+)
 from harness.tune._rundir import create_run_dir, environment, write_json
-from search_spaces import ConfigError, Recipe, TrialStatus
+from search_spaces import ConfigError, HarnessError, Recipe, TrialStatus, flatten
 
 __all__ = ["print_stage_result", "search_command"]
 
@@ -29,9 +36,11 @@ def _fmt(value: Any) -> str:
 
 
 def print_stage_result(
-    result: StageResult, settings: SearchSettings, console: Console, top: int = 8
+    result: StageResult, settings: SearchSettings, console: Console, top: int = 10
 ) -> None:
-    """Top trials, status counts and the best configuration of a finished stage."""
+    """Status counts, the best configuration (its parameters listed vertically, so no value is
+    cut at 80 columns) and a compact ranking that keeps trials apart by the epoch they reached:
+    a pruned trial's score at epoch 2 is not comparable with a completed one's at epoch 12."""
     trials = result.trials
     metric_col = f"final.{settings.metric}"
     if trials.empty:
@@ -41,29 +50,107 @@ def print_stage_result(
     params = [
         c for c in trials.columns if "." in c and not c.startswith(("final.", "best.", "raw."))
     ]
-    prefix = _common_prefix(params)
-    short = {c: c[len(prefix) :] for c in params}
-    ranked = trials.sort_values(metric_col, ascending=settings.mode == "min", na_position="last")
-    title = f"top trials by {settings.metric} (final epoch)"
-    table = Table(title=title + (f"; parameters under {prefix}" if prefix else ""))
-    for col in ("trial_id", "status", "epochs", metric_col, *params):
-        left = col in ("trial_id", "status")
-        table.add_column(short.get(col, col), justify="left" if left else "right")
-    for _, row in ranked.head(top).iterrows():
-        table.add_row(
-            *(_fmt(row[c]) for c in ("trial_id", "status", "epochs", metric_col, *params))
-        )
-    console.print(table)
     if result.best is not None:
-        best = Table(
-            title=f"best configuration ({settings.metric} = {_fmt(result.best[metric_col])})"
+        best = result.best
+        console.print(
+            f"best: trial {best['trial_id']}, {settings.metric} = {_fmt(best[metric_col])} "
+            f"({best['status']}, epoch {int(best['epochs'])} of {settings.max_epochs})"
         )
-        best.add_column("parameter")
-        best.add_column("value", justify="right")
+        table = Table(box=None, show_header=False, pad_edge=False, padding=(0, 2))
+        table.add_column("parameter", no_wrap=True)
+        table.add_column("value", justify="right", no_wrap=True)
         for col in params:
-            best.add_row(col, _fmt(result.best[col]))
-        console.print(best)
+            table.add_row(col, _fmt(best[col]))
+        console.print(table)
+    console.print(ranking_table(trials, settings.metric, settings.mode, top))
     console.print(f"experiment directory: [bold]{result.directory}[/]")
+
+
+def ranking_table(trials: Any, metric: str, mode: str, top: int = 10) -> Table:
+    """The best ``top`` trials, grouped by the epoch they reached (longest first), each group
+    ranked by the metric at that epoch."""
+    column = f"final.{metric}"
+    ranked = trials.assign(_e=trials["epochs"].fillna(0).astype(int)).sort_values(
+        ["_e", column], ascending=[False, mode == "min"], na_position="last"
+    )
+    table = Table(title=f"ranking: {metric} at the epoch reached", title_justify="left")
+    table.add_column("epoch", justify="right", no_wrap=True)
+    table.add_column("trial", no_wrap=True)
+    table.add_column("status", no_wrap=True)
+    table.add_column(metric, justify="right", no_wrap=True)
+    shown, previous = 0, None
+    for epoch, group in ranked.groupby("_e", sort=False):
+        if previous is not None:
+            table.add_section()
+        for i, (_, row) in enumerate(group.head(max(1, top - shown)).iterrows()):
+            label = str(epoch) if i == 0 else ""
+            table.add_row(label, str(row["trial_id"]), str(row["status"]), _fmt(row[column]))
+            shown += 1
+        previous = epoch
+        if shown >= top:
+            break
+    left = len(trials) - shown
+    if left > 0:
+        table.caption = f"{left} more in trials.parquet"
+    return table
+
+
+def print_answer(answer: dict[str, Any], run_dir: Path, console: Console) -> None:
+    """The plain-language end of a search: what was found, how sure, and what to run next."""
+    metric, lines = answer["metric"], []
+    best, base = answer.get("best"), answer.get("base")
+    if best is not None and best["value"] is not None:
+        line = f"The best configuration (trial {best['trial_id']}) reached {metric} = "
+        line += f"{best['value']:.4g}"
+        if base is not None and base["value"] is not None and base["trial_id"] != best["trial_id"]:
+            gain = best["value"] - base["value"]
+            sign = "better" if (gain > 0) == (answer["mode"] == "max") else "worse"
+            line += (
+                f", {abs(gain):.4g} {sign} than the base configuration (trial "
+                f"{base['trial_id']}, {base['value']:.4g} at epoch {base['epochs']})"
+            )
+            if not base["complete"]:
+                line += "; the base was stopped early, so the two are not at the same epoch"
+        elif base is not None and base["trial_id"] == best["trial_id"]:
+            line += "; that is the base configuration itself: no sampled one beat it"
+        lines.append(line + ".")
+        lines.append(
+            "Seed noise is unknown for a single run of each configuration: "
+            f"`harness ablate --base {run_dir} --seeds 5` measures it."
+        )
+    imp = answer.get("importance")
+    if imp is None:
+        lines.append(f"Importance: not computed ({answer.get('importance_note', 'no report')}).")
+    elif imp["important"]:
+        parts = []
+        for r in imp["important"]:
+            share = "" if r["share"] is None else f"{100 * r['share']:.0f}% of the variance"
+            if r["lo"] is not None and r["hi"] is not None:
+                share += f" [{100 * r['lo']:.0f}, {100 * r['hi']:.0f}]"
+            parts.append(f"{r['parameter']} ({share}, Holm p = {r['p_holm']:.2g})")
+        lines.append(
+            f"At epoch {imp['epoch']} ({imp['n_used']} of {imp['n_trials']} trials), "
+            "these parameters matter: " + "; ".join(parts) + "."
+        )
+    else:
+        lines.append(
+            f"At epoch {imp['epoch']} ({imp['n_used']} of {imp['n_trials']} trials), no "
+            "parameter's effect is distinguishable from noise (ANOVA, Holm-corrected, "
+            "p >= 0.05 for each): more trials, or fewer parameters, would be needed."
+        )
+    for edge in answer.get("edges", []):
+        lines.append(
+            f"{edge['parameter']} = {edge['value']:.4g} is at the {edge['edge']} edge of its "
+            f"range [{edge['low']:g}, {edge['high']:g}]: a wider range may hold better values."
+        )
+    lines.append(f"Report: {run_dir / 'report' / 'report.html'}")
+    lines.append(
+        f"Next: `harness report {run_dir}` for the full ranking, `harness ablate --base "
+        f"{run_dir} --drop each` for what each loss component is worth."
+    )
+    console.print()
+    for line in lines:
+        console.print(line, markup=False, highlight=False)
 
 
 def status_counts(trials: Any) -> str:
@@ -80,19 +167,6 @@ def status_counts(trials: Any) -> str:
         if nodes > 1:
             line += f"; ran on {nodes} nodes"
     return line
-
-
-def _common_prefix(paths: list[str]) -> str:
-    """``loss.weights.`` for the seven loss weights; empty when the paths share no section."""
-    if len(paths) < 2:
-        return ""
-    parts = [p.split(".")[:-1] for p in paths]
-    common: list[str] = []
-    for level in zip(*parts, strict=False):
-        if len(set(level)) != 1:
-            break
-        common.append(level[0])
-    return ".".join(common) + "." if common else ""
 
 
 def _write_spec(run_dir: Path, payload: dict[str, Any]) -> None:
@@ -201,4 +275,55 @@ def search_command(
             f"continue with: harness search --resume --name {run_dir.name}"
         )
         return 130
+    importance, note = write_search_report(run_dir, settings.metric, settings.mode)
+    answer = search_answer(
+        result.trials,
+        space,
+        _base_values(space, recipe, settings),
+        settings.metric,
+        settings.mode,
+        result.best,
+        importance,
+    )
+    if note:
+        answer["importance_note"] = note
+    write_json(run_dir / "report" / "answer.json", answer)
+    print_answer(answer, run_dir, console)
     return 0
+
+
+def _base_values(space: Any, recipe: Recipe, settings: SearchSettings) -> dict[str, Any]:
+    """The values the base configuration was evaluated with: the recipe's own, moved into the
+    space where they were outside it (and rescaled weights), as the search enqueued them."""
+    from harness.search._sampling import base_point, effective_params
+
+    base = flatten(stage_recipe(recipe, settings))
+    point, _ = base_point(space, base)
+    return {**base, **effective_params(space, point, base)}
+
+
+def write_search_report(run_dir: Path, metric: str, mode: str) -> tuple[Any, str | None]:
+    """Write ``report/`` for a finished search (what ``harness report`` writes); return the
+    importance report, or ``None`` and the reason it could not be computed."""
+    from analysis import FanovaSettings, compute_importance, load_experiment, write_report
+
+    target = run_dir / "report"
+    target.mkdir(parents=True, exist_ok=True)
+    try:
+        exp = load_experiment(run_dir)
+        report = compute_importance(
+            exp, metric=metric, mode=mode, fanova=FanovaSettings.for_trials(len(exp.trials))
+        )
+        write_report(
+            target,
+            report.table,
+            report.interactions,
+            report.groups,
+            report.meta(),
+            exp.trials,
+            exp.curves,
+            analysed=report.fidelity.table,
+        )
+    except HarnessError as exc:
+        return None, str(exc)
+    return report, None

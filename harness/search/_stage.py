@@ -191,6 +191,8 @@ def run_stage(
     directory = directory.resolve()
     recipe = stage_recipe(base, settings)
     trainable = make_trainable(directory, recipe, settings)
+    from harness.search._sampling import StudyParams
+
     searcher = scheduler = None
     if not resume:
         searcher, settings = _searcher(directory, space, flatten(recipe), settings, console)
@@ -217,6 +219,7 @@ def run_stage(
             max_failures=settings.max_failures,
             restore=resume,
             title=title,
+            study_params=StudyParams(space, flatten(recipe)),
         ),
         console,
     )

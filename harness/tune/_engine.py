@@ -21,6 +21,7 @@ from rich.console import Console
 from harness.tune._progress import SearchProgress
 from harness.tune._ray_compat import set_restored_callbacks, tuner_search_alg
 from harness.tune._searcher import HarnessOptunaSearch, export_study
+from harness.tune._stopper import MissingMetricStopper
 from harness.tune._table_writer import TableWriter
 from harness.tune._tables import records_from_result_grid
 from harness.tune._trainable import trial_dirname
@@ -62,6 +63,8 @@ class Experiment:
         title: shown above the progress counts.
         show_best: draw the best configuration so far.
         on_write: called after the tables are written (derived tables such as cells).
+        study_params: maps a trial's raw Optuna parameters to its effective ones and their
+            distributions, for the exported ``optuna.journal`` (see :func:`export_study`).
     """
 
     directory: Path
@@ -81,6 +84,7 @@ class Experiment:
     title: str = "search"
     show_best: bool = True
     on_write: Callable[[], None] | None = None
+    study_params: Callable[[Mapping[str, Any]], tuple[dict[str, Any], dict[str, Any]]] | None = None
 
 
 @dataclass
@@ -134,7 +138,7 @@ def grid_search(values: list[Any]) -> dict[str, Any]:
     return tune.grid_search(list(values))
 
 
-def _run_config(exp: Experiment, callbacks: list[Any]) -> Any:
+def _run_config(exp: Experiment, callbacks: list[Any], stopper: Any) -> Any:
     """Where the state goes and how failed trials are retried: a trial whose worker or node
     dies restarts up to ``max_failures`` times from its last checkpoint (one per epoch; the
     last two are kept, enough to survive a failure while the newest is being written)."""
@@ -145,6 +149,7 @@ def _run_config(exp: Experiment, callbacks: list[Any]) -> Any:
         name=exp.directory.name,
         storage_path=storage,
         callbacks=callbacks,
+        stop=stopper,
         verbose=0,
         failure_config=tune.FailureConfig(max_failures=exp.max_failures),
         checkpoint_config=tune.CheckpointConfig(num_to_keep=2),
@@ -155,7 +160,7 @@ def _trial_dirname(trial: Any) -> str:
     return trial_dirname(trial.trial_id)
 
 
-def _tuner(exp: Experiment, callbacks: list[Any]) -> Any:
+def _tuner(exp: Experiment, callbacks: list[Any], stopper: Any) -> Any:
     """A new ``Tuner``, or the one restored from Ray's state (to run what is unfinished)."""
     from ray import tune
 
@@ -180,15 +185,15 @@ def _tuner(exp: Experiment, callbacks: list[Any]) -> Any:
             trial_dirname_creator=_trial_dirname,
             max_concurrent_trials=exp.concurrency,
         ),
-        run_config=_run_config(exp, callbacks),
+        run_config=_run_config(exp, callbacks, stopper),
     )
 
 
-def _export_study(tuner: Any, directory: Path) -> None:
+def _export_study(tuner: Any, directory: Path, params_fn: Any) -> None:
     """Save the study Optuna saw (COMPLETE / PRUNED / FAIL) next to the tables."""
     search = tuner_search_alg(tuner)
     if isinstance(search, HarnessOptunaSearch) and search.study is not None:
-        export_study(search.study, directory / JOURNAL)
+        export_study(search.study, directory / JOURNAL, params_fn)
 
 
 def run_experiment(exp: Experiment, console: Console | None = None) -> ExperimentResult:
@@ -220,15 +225,19 @@ def run_experiment(exp: Experiment, console: Console | None = None) -> Experimen
         title=exp.title,
         show_best=exp.show_best,
     )
-    tuner = _tuner(exp, [progress, writer])
+    stopper = MissingMetricStopper(exp.metric)
+    tuner = _tuner(exp, [progress, writer], stopper)
     if exp.restore:
         writer.seed(records_from_result_grid(tuner.get_results()))
     try:
         grid = tuner.fit()
     finally:
         progress.stop()
-    _export_study(tuner, directory)
+    _export_study(tuner, directory, exp.study_params)
     trials, curves = writer.finish(records_from_result_grid(grid))
+    error = stopper.error()
+    if error is not None:
+        raise error
     unfinished = (~trials["status"].isin(FINISHED_STATUSES)).any() if not trials.empty else True
     interrupted = len(trials) < exp.trials or bool(unfinished)
     return ExperimentResult(directory, trials, curves, interrupted)

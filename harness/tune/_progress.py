@@ -125,7 +125,10 @@ class SearchProgress(Callback):
     def stop(self) -> None:
         """Draw the last frame and release the terminal."""
         if self._live is not None:
-            self._live.update(self._render())
+            # in a log the last frame is what stays: the counts only, the command prints the
+            # best configuration itself right after
+            terminal = self.console is not None and self.console.is_terminal
+            self._live.update(self._render(with_best=terminal))
             self._live.stop()
             self._live = None
             if self.console is not None and not self.console.is_terminal:
@@ -153,7 +156,7 @@ class SearchProgress(Callback):
         if self._live is not None:
             self._live.update(self._render())
 
-    def _render(self) -> Group:
+    def _render(self, with_best: bool = True) -> Group:
         counts = self.counts()
         finished = len(self._status)
         elapsed = time.monotonic() - self.started
@@ -161,17 +164,18 @@ class SearchProgress(Callback):
         if finished:
             remaining = max(0, self.total - finished)
             eta = f"{remaining * elapsed / finished:.0f} s"
+        # one line under 80 columns, so it does not wrap in a narrow terminal
         head = Text(
-            f"{self.title}: {finished}/{self.total} trials done | running {counts['running']} "
-            f"| completed {counts['completed']} | pruned {counts['pruned']} "
-            f"| failed {counts['failed']} | elapsed {elapsed:.0f} s | ETA {eta}"
+            f"{self.title} {finished}/{self.total} | {counts['running']} running, "
+            f"{counts['completed']} ok, {counts['pruned']} pruned, {counts['failed']} failed "
+            f"| {elapsed:.0f} s, ETA {eta}"
         )
         best = self._best
-        if best is None or not self.show_best:
+        if best is None or not self.show_best or not with_best:
             return Group(head)
         table = Table(title=f"best so far: {self.metric} = {_fmt(best[f'final.{self.metric}'])}")
-        table.add_column("parameter")
-        table.add_column("value", justify="right")
+        table.add_column("parameter", no_wrap=True)
+        table.add_column("value", justify="right", no_wrap=True)
         params = [k for k in best if "." in k and not k.startswith(("final.", "best.", "raw."))]
         for key in params:
             table.add_row(key, _fmt(best[key]))

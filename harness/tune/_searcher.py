@@ -133,9 +133,36 @@ class _RayGridSampler(optuna.samplers.GridSampler):
         return None
 
 
-def export_study(study: optuna.Study, path: Path) -> None:
+ParamsFn = Callable[[Mapping[str, Any]], tuple[dict[str, Any], dict[str, Any]]]
+
+
+def _with_params(trial: optuna.trial.FrozenTrial, params_fn: ParamsFn) -> Any:
+    """``trial`` with the parameters ``params_fn`` makes of its raw ones (the raw ones are kept
+    as the user attribute ``raw_params``)."""
+    params, distributions = params_fn(trial.params)
+    return optuna.trial.create_trial(
+        state=trial.state,
+        value=trial.value if trial.state == TrialState.COMPLETE else None,
+        params=params,
+        distributions=distributions,
+        user_attrs={**trial.user_attrs, "raw_params": dict(trial.params)},
+        system_attrs=trial.system_attrs,
+        intermediate_values=trial.intermediate_values,
+    )
+
+
+def export_study(study: optuna.Study, path: Path, params_fn: ParamsFn | None = None) -> None:
     """Write ``study`` (its trials with their states and intermediate values) to a journal file
-    that ``optuna.load_study(study_name=..., storage=JournalStorage(...))`` reads."""
+    that ``optuna.load_study(study_name=..., storage=JournalStorage(...))`` reads.
+
+    Args:
+        study: the study the searcher drove.
+        path: the journal file.
+        params_fn: maps a trial's raw parameters to ``(effective parameters, their
+            distributions)``, so that tools reading the journal (optuna-dashboard, Optuna's
+            importance) see the values the trials ran with (the loss weights themselves, not the
+            sampler's helper coordinates ``loss.weights.*~u``).
+    """
     from optuna.storages import JournalStorage
     from optuna.storages.journal import JournalFileBackend
 
@@ -146,7 +173,10 @@ def export_study(study: optuna.Study, path: Path) -> None:
         study_name=study.study_name,
         directions=study.directions,
     )
-    copy.add_trials([t for t in study.get_trials(deepcopy=False) if t.state.is_finished()])
+    finished = [t for t in study.get_trials(deepcopy=False) if t.state.is_finished()]
+    if params_fn is not None:
+        finished = [_with_params(t, params_fn) for t in finished]
+    copy.add_trials(finished)
     tmp.replace(path)
 
 

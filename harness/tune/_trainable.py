@@ -30,6 +30,7 @@ from harness.tune._searcher import STATUS_KEY
 from search_spaces import ConfigError, TrialStatus, apply_overrides
 
 __all__ = [
+    "MISSING_METRIC_KEY",
     "RAW_MARK",
     "effective_config",
     "make_ray_trainable",
@@ -42,6 +43,8 @@ __all__ = [
 RAW_MARK = "~"
 _SUMMARY_FIELDS = ("peak_memory_bytes", "wall_time_s", "images_per_s", "n_params")
 STATE_FILE = "trial_state.pkl"
+# in an epoch's report when the search's metric is missing from it: what was reported instead
+MISSING_METRIC_KEY = "harness_missing_metric"
 # trials.train._faults.FAULT_ENV, spelled out: importing trials would load torch in every worker,
 # also those of analytic objectives that never touch it
 FAULT_ENV = "HARNESS_FAULT_INJECT"
@@ -157,7 +160,11 @@ def make_ray_trainable(
         reached = {"epoch": 0, "in_ray": False}
 
         def report(epoch: int, metrics: Mapping[str, Any]) -> None:
-            record = _numbers(metrics)
+            record: dict[str, Any] = _numbers(metrics)
+            if metric not in record:
+                # the search's metric is not among what this trainable reports: the driver's
+                # MissingMetricStopper ends the search and names what it does report
+                record[MISSING_METRIC_KEY] = ", ".join(sorted(record)) or "nothing"
             record.setdefault(metric, math.nan)
             record = {
                 **record,

@@ -55,3 +55,13 @@ def test_unknown_metric_without_mode_names_the_option() -> None:
         metric_direction("nosuch")
     with pytest.raises(ConfigError, match="give --direction max"):
         metric_direction("nosuch", option="--direction")
+
+
+def test_recipe_metrics_are_checked_with_the_valid_ones_listed() -> None:
+    from search_spaces import RECIPE_METRICS, check_recipe_metric
+
+    assert check_recipe_metric("hd95") == "hd95" and check_recipe_metric("loss_boundary")
+    assert metric_direction("loss_boundary") == "min"
+    assert all(metric_direction(m) in ("max", "min") for m in RECIPE_METRICS)
+    with pytest.raises(ConfigError, match=r"--metric 'nosuch'.*valid: boundary_f1, dice"):
+        check_recipe_metric("nosuch")

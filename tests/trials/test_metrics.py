@@ -339,6 +339,13 @@ def test_registry_directions_agree_with_the_shared_vocabulary() -> None:
         assert metric_direction(f"final.{name}") == expected, name
 
 
+def test_the_shared_list_of_recipe_metrics_is_the_registry_and_the_training_loss() -> None:
+    from search_spaces import RECIPE_METRICS
+
+    # what `harness search --metric` accepts for the recipe without starting it
+    assert set(list_metrics()) | {"train_loss"} == RECIPE_METRICS
+
+
 def test_registry_errors() -> None:
     with pytest.raises(ConfigError, match="unknown metric 'jaccard'") as info:
         create_metric("jaccard")

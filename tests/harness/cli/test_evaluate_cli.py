@@ -15,7 +15,14 @@ import pytest
 from PIL import Image
 from rich.console import Console
 
-from harness.cli._evaluate import evaluate_command, run_evaluation
+from harness.cli._evaluate import (
+    OVERLAY_COLOURS,
+    confusion_overlay,
+    evaluate_command,
+    lesion_fractions,
+    run_evaluation,
+    write_overlay,
+)
 from search_spaces import ConfigError, DataError, apply_overrides, load_recipe
 
 HARNESS = [sys.executable, "-m", "harness.cli"]
@@ -76,6 +83,65 @@ def test_cli_writes_metrics_per_image_table_and_overlays(evaluated):
     assert width > 4 * height  # five panels side by side with --compare
     for words in ("pooled", "95% CI", "mean per image", "s per image", "p (Wilcoxon)", "d_z"):
         assert words in res.stdout
+    assert metrics["overlay_folder"] == str(out / "overlays")
+    assert (
+        f"2 overlays (TP green, FP magenta, FN blue, ground truth yellow) in {out / 'overlays'}"
+        in (res.stdout)
+    )
+
+
+def test_lesion_fractions_are_pooled_printed_and_written(evaluated):
+    res, _, metrics, per_image = evaluated
+    tp, fp, fn, tn = (int(per_image[k].sum()) for k in COUNTS)
+    n = tp + fp + fn + tn
+    frac = metrics["lesion_fraction"]
+    assert frac["true"] == pytest.approx((tp + fn) / n) and 0 < frac["true"] < 1
+    assert frac["predicted"] == pytest.approx((tp + fp) / n)
+    assert metrics["compare"]["lesion_fraction"]["predicted"] == frac["predicted"]  # itself
+    line = (
+        f"lesion fraction, pooled over the 12 images: true {frac['true']:.4f}, "
+        f"predicted {frac['predicted']:.4f} (B: {frac['predicted']:.4f})"
+    )
+    assert line in res.stdout
+    assert lesion_fractions({"tp": 3, "fp": 1, "fn": 2, "tn": 14}) == {
+        "true": 0.25,
+        "predicted": 0.2,
+    }
+
+
+def _tinted(base: int, colour: tuple[int, int, int]) -> list[int]:
+    return [round(0.45 * base + 0.55 * c) for c in colour]
+
+
+def test_overlay_colours_true_and_false_positives_and_false_negatives_apart(tmp_path):
+    from trials.data import Sample
+
+    image = np.full((40, 60, 3), 100, dtype=np.uint8)
+    target = np.zeros((40, 60), dtype=bool)
+    pred = np.zeros_like(target)
+    target[:, :30] = True  # lesion on the left half
+    pred[:20, :] = True  # predicted on the top half
+    got = confusion_overlay(image, target, pred)
+    assert got.dtype == np.uint8 and got.shape == image.shape
+    expected = {
+        (5, 5): _tinted(100, OVERLAY_COLOURS["tp"]),  # top left: lesion found
+        (5, 50): _tinted(100, OVERLAY_COLOURS["fp"]),  # top right: predicted, not lesion
+        (30, 5): _tinted(100, OVERLAY_COLOURS["fn"]),  # bottom left: lesion missed
+        (30, 50): [100, 100, 100],  # bottom right: true negative, the image itself
+    }
+    for (y, x), colour in expected.items():
+        assert got[y, x].tolist() == colour, (y, x)
+    assert np.all(got[:20, :30] == got[5, 5]) and np.all(got[20:, 30:] == 100)
+    assert len({tuple(c) for c in OVERLAY_COLOURS.values()}) == 3
+    with pytest.raises(ValueError, match="must be H x W x 3"):
+        confusion_overlay(image, target[:10], pred)
+
+    # The written panel shows those colours (drawn with nearest-neighbour interpolation).
+    png = tmp_path / "overlay.png"
+    write_overlay(png, Sample(id="s", image=image, mask=target), pred, "A")
+    pixels = {tuple(p) for p in np.asarray(Image.open(png).convert("RGB")).reshape(-1, 3)}
+    for kind in ("tp", "fp", "fn"):
+        assert tuple(_tinted(100, OVERLAY_COLOURS[kind])) in pixels, kind
 
 
 def test_bootstrap_interval_contains_the_pooled_value(evaluated):
@@ -131,6 +197,10 @@ def test_default_is_the_test_split_of_the_runs_split_file(checkpoint):
     assert result["data"]["split_file"] == str(checkpoint.parent / "split.json")
     assert sorted(pd.read_csv(out / "per_image.csv")["image_id"]) == sorted(split["test"])
     assert "compare" not in result and result["overlays"] == []
+    assert result["overlay_folder"] is None and set(result["lesion_fraction"]) == {
+        "true",
+        "predicted",
+    }
 
 
 def test_plantseg_file_names_give_the_class_breakdown(checkpoint, tmp_path):
@@ -199,7 +269,12 @@ def test_bad_options_are_refused(checkpoint, kwargs, error, message):
     ("make", "message"),
     [
         (lambda d: d / "missing.pt", "no such checkpoint file"),
-        (lambda d: _write(d / "notes.pt", "not a checkpoint"), "cannot be read"),
+        (lambda d: _write(d / "notes.pt", "not a checkpoint"), "it is not a torch file"),
+        (lambda d: _torch_save(d / "t.pt", "tensor"), "it holds a tensor of shape (3, 4)"),
+        (
+            lambda d: _torch_save(d / "d.pt", "dict"),
+            "it holds a dict without 'recipe' or 'model' (keys: 'epoch', 'state_dict')",
+        ),
         (lambda d: (d / "empty").mkdir() or None, "is empty; expected"),
     ],
 )
@@ -210,8 +285,22 @@ def test_bad_input_is_one_clear_line_not_a_traceback(checkpoint, tmp_path, make,
         args += ["--data", str(tmp_path / "empty")]
     res = _run(args, tmp_path)
     assert res.returncode == 2, res.stdout + res.stderr
-    assert message in res.stderr and "Traceback" not in res.stderr + res.stdout
+    stderr = " ".join(res.stderr.split())  # rich wraps long lines at the terminal's width
+    assert message in stderr and "Traceback" not in res.stderr + res.stdout
     assert res.stderr.startswith("error: ")
+    if made is not None and made.suffix == ".pt" and made.exists():
+        assert stderr.startswith(f"error: CHECKPOINT {str(made)!r} is not a checkpoint: ")
+        assert stderr.endswith(
+            "expected a best.pt written by `harness train` "
+            "(a torch checkpoint holding the recipe and the model state)"
+        )
+
+
+def _torch_save(path: Path, kind: str) -> Path:
+    import torch
+
+    torch.save(torch.zeros(3, 4) if kind == "tensor" else {"epoch": 3, "state_dict": {}}, path)
+    return path
 
 
 def _write(path: Path, text: str) -> Path:

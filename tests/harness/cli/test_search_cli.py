@@ -221,3 +221,43 @@ def test_a_loss_metric_is_minimised_without_mode(tmp_path):
     # the best trial Optuna knows is the one with the smallest loss in the table
     assert study.best_value == pytest.approx(trials["final.train_loss"].min())
     assert f"train_loss = {trials['final.train_loss'].min():.4g}" in res.stdout
+
+
+def test_a_trainable_without_the_metric_stops_the_search_with_what_it_reports(tmp_path):
+    args = ["search", "--space", "lr", "--trainable", "harness.testing:log_lr_bowl"]
+    args += ["--metric", "accuracy", "--trials", "6", "--max-epochs", "3", "--name", "m"]
+    started = time.monotonic()
+    res = _run(args, tmp_path)
+    assert res.returncode == 2, res.stdout + res.stderr
+    assert "--metric 'accuracy': the trainable does not report it" in res.stderr
+    assert "held: score" in res.stderr
+    trials = pd.read_parquet(tmp_path / "runs" / "m" / "trials.parquet")
+    assert len(trials) < 6  # stopped, not run to the end
+    assert time.monotonic() - started < 120
+
+
+def test_at_80_columns_in_a_pipe_every_value_and_path_is_whole(tmp_path):
+    """The search's end: best configuration listed vertically, ranking by epoch reached, the
+    plain-language answer, and report/ written; nothing cut with an ellipsis."""
+    tiny = ["data.synthetic.n_images=12", "data.synthetic.size=96", "data.max_tiles_per_image=2"]
+    tiny += ["data.tile_size=64", "data.stride=48", "data.tile_jitter=4", "data.image_size=64"]
+    args = ["search", "--space", "loss_weights", "--recipe", "cpu_demo", "--trials", "3"]
+    args += ["--max-epochs", "2", "--grace-period", "1", "--set", "optim.epochs=2"]
+    args += [x for s in tiny for x in ("--set", s)] + ["--name", "narrow"]
+    env = {**os.environ, "COLUMNS": "80"}
+    res = subprocess.run(
+        [*HARNESS, *args], cwd=tmp_path, capture_output=True, text=True, timeout=600, env=env
+    )
+    assert res.returncode == 0, res.stdout + res.stderr
+    out = res.stdout
+    assert "…" not in out, out
+    assert max(len(line) for line in out.splitlines()) <= 80
+    for c in ("focal_tversky", "boundary", "weighted_ce", "soft_dice", "region", "affinity"):
+        assert f"loss.weights.{c}" in out
+    assert "ranking: iou_lesion at the epoch reached" in out
+    assert "Next: `harness report" in out
+    run = tmp_path / "runs" / "narrow"
+    assert (run / "report" / "report.md").is_file() and (run / "report" / "answer.json").is_file()
+    trials = pd.read_parquet(run / "trials.parquet")
+    for value in trials["final.iou_lesion"].dropna():
+        assert f"{value:.4g}" in out  # every trial's score, whole

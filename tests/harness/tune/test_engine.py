@@ -156,3 +156,40 @@ def test_grid_sampler_visits_every_point_once(ray_session, tmp_path):
     pairs = set(zip(trials["optim.onecycle.pct_start"], trials["optim.lr"], strict=True))
     assert len(pairs) == 6
     assert result.best["optim.lr"] == pytest.approx(2e-4)  # nearest to 10^-3.7 = 2.0e-4
+
+
+def test_the_exported_journal_holds_the_loss_weights_that_the_report_ranks(
+    ray_session, tmp_path
+):
+    """optuna-dashboard and Optuna's importance read the journal: they must name the loss
+    weights themselves (as `harness report` does), not the sampler's helper coordinates."""
+    from analysis import compute_importance, load_experiment
+
+    settings = SearchSettings(
+        trials=12,
+        max_epochs=2,
+        grace_period=2,
+        concurrency=2,
+        metric="score",
+        mode="max",
+        trainable="harness.testing:weights_bowl",
+        seed=1,
+    )
+    space = load_space("loss_weights")
+    result = run_stage(tmp_path / "w", space, load_recipe("cpu_demo"), settings, console=None)
+    study = _study(result.directory)
+    weights = {f"loss.weights.{c}" for c in space.params["loss.weights"].components}
+    for trial in study.trials:
+        assert set(trial.params) == weights
+        assert sum(trial.params.values()) == pytest.approx(1.0)
+        assert all(k.endswith("~u") for k in trial.user_attrs["raw_params"])
+    # the journal's values are the table's values, trial for trial
+    table = result.trials.set_index("final.score")
+    for trial in (t for t in study.trials if t.value is not None):
+        row = table.loc[trial.value]
+        for name in weights:
+            assert trial.params[name] == pytest.approx(float(row[name]))
+    importance = optuna.importance.get_param_importances(study)
+    exp = load_experiment(result.directory)
+    report = compute_importance(exp, metric="score", mode="max", bootstrap=0, fanova=None)
+    assert set(importance) == weights == set(report.table["parameter"])
