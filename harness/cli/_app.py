@@ -215,14 +215,18 @@ def search(
             trainable=trainable or "trials:run_trial",
             max_failures=max_failures,
         )
+        if memory_cap is not None:  # its rule does not depend on the recipe: check it before Ray
+            from search_spaces import apply_overrides, load_recipe
+
+            apply_overrides(load_recipe("cpu_demo"), {"memory.cap": memory_cap}, "--memory-cap")
         sets = list(set_ or [])
-        if memory_cap is not None:
-            sets.append(f"memory.cap={memory_cap}")
         if data is not None:
             data = data.resolve()  # trials run in their own directories
         # the trials run where Ray puts them: the cluster's GPUs decide, not this driver's
         gpus = cluster_gpus(address)
-        resolved = resolve_recipe(recipe, data, sets, None, None, has_gpu=gpus > 0)
+        resolved = resolve_recipe(
+            recipe, data, sets, None, None, has_gpu=gpus > 0, memory_cap=memory_cap
+        )
         settings = replace(
             settings,
             gpus_per_trial=gpus_per_trial

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +22,10 @@ from rich.table import Table
 from harness.tune._rundir import create_run_dir, environment, write_json
 from search_spaces import (
     SUCCESS_STATUSES,
+    DataError,
     Recipe,
+    TrialStatus,
+    apply_overrides,
     format_bytes,
     load_recipe,
     parse_override,
@@ -69,21 +73,32 @@ def resolve_recipe(
     on_bad_sample: str | None,
     *,
     has_gpu: bool | None = None,
+    memory_cap: str | None = None,
 ) -> Recipe:
     """The recipe a command runs: ``auto`` picks ``stage1pp`` with a GPU, ``cpu_demo`` without
     (``has_gpu``; by default whether torch sees one here); then the dedicated options, then
-    ``--set`` overrides (which win)."""
+    ``--set`` overrides (which win).
+
+    Raises:
+        ConfigError: a value that breaks the recipe's rules, naming the option it came from
+            (``--epochs 0`` is reported as ``--epochs``, not as ``--set optim.epochs``).
+    """
     if recipe == "auto":
         recipe = "stage1pp" if (local_gpu() if has_gpu is None else has_gpu) else "cpu_demo"
+    base = load_recipe(recipe)
+    options = {
+        "--data": ("data.root", None if data is None else str(data)),
+        "--epochs": ("optim.epochs", epochs),
+        "--on-bad-sample": ("data.on_bad_sample", on_bad_sample),
+        "--memory-cap": ("memory.cap", memory_cap),
+    }
     overrides: dict[str, Any] = {}
-    if data is not None:
-        overrides["data.root"] = str(data)
-    if epochs is not None:
-        overrides["optim.epochs"] = epochs
-    if on_bad_sample is not None:
-        overrides["data.on_bad_sample"] = on_bad_sample
+    for option, (path, value) in options.items():
+        if value is not None:
+            apply_overrides(base, {path: value}, source=option)  # the option's own rule first
+            overrides[path] = value
     overrides.update(dict(parse_override(s) for s in sets))
-    return load_recipe(recipe, overrides)
+    return apply_overrides(base, overrides) if overrides else base
 
 
 def _metrics_table(summary: Any) -> Table:
@@ -183,6 +198,11 @@ def train_command(
                 f"[red]interrupted[/]: {len(rows)} finished epoch(s) kept in {run_dir}/metrics.csv"
             )
             return 130
+    if summary.status == TrialStatus.DATA_ERROR and summary.epochs == 0:
+        # the data could not be used at all: a user error, not a training result; nothing of
+        # the run is worth keeping
+        shutil.rmtree(run_dir, ignore_errors=True)
+        raise DataError(summary.error or f"the data in {recipe.data.root} cannot be used")
     write_json(run_dir / "summary.json", summary.to_dict())
     if summary.skipped:
         console.print(f"[yellow]skipped {len(summary.skipped)} bad sample(s):[/]")

@@ -59,6 +59,7 @@ def test_train_writes_a_complete_run_directory(tmp_path, tiny_overrides):
         (["--set", "model.attention.type=transformer"], "valid: cbam, esca, none, se"),
         (["--data", "/nonexistent/folder"], "no such folder"),
         (["--name", "a/b"], "--name 'a/b'"),
+        (["--epochs", "0"], "--epochs: optim.epochs = 0"),
     ],
 )
 def test_bad_input_is_one_clear_line_not_a_traceback(tmp_path, args, message):
@@ -66,6 +67,16 @@ def test_bad_input_is_one_clear_line_not_a_traceback(tmp_path, args, message):
     assert res.returncode == 2
     assert message in res.stderr
     assert "Traceback" not in res.stderr + res.stdout
+    assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").iterdir())
+
+
+def test_an_unusable_data_folder_is_a_user_error_and_leaves_no_run(tmp_path):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    res = _run(["train", "--recipe", "cpu_demo", "--data", str(empty)], tmp_path)
+    assert res.returncode == 2, res.stdout + res.stderr
+    assert res.stderr.startswith("error: data folder") and "is empty" in res.stderr
+    assert "status data_error" not in res.stdout
     assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").iterdir())
 
 

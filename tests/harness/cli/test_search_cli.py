@@ -68,6 +68,10 @@ BAD = {
         "no Ray cluster answers",
     ),
     "bad asha": (lambda t: ["--space", "lr", "--grace-period", "20"], "--grace-period"),
+    "bad memory cap": (
+        lambda t: ["--space", "lr", "--memory-cap", "banana"],
+        "--memory-cap: memory.cap = 'banana'",
+    ),
     "neither": (lambda t: [], "--space NAME or --plan NAME"),
 }
 
