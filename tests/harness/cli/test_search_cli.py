@@ -177,10 +177,13 @@ def test_a_wrong_address_exits_2_at_once_without_importing_torch(tmp_path):
         [sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=60
     )
     wall = time.monotonic() - started
-    code_, torch_loaded, _ = res.stdout.split()
+    code_, torch_loaded, in_main = res.stdout.split()
     assert code_ == "2" and torch_loaded == "False", res.stdout + res.stderr
     assert "no Ray cluster answers" in res.stderr
-    assert wall < 3.0, f"the whole process took {wall:.1f} s"
+    # the command itself (parsing, validation, the probe) under 3 s; the interpreter's start
+    # adds about 0.4 s on a quiet machine, more on a loaded one
+    assert float(in_main) < 3.0, f"main() took {in_main} s"
+    assert wall < 10.0, f"the whole process took {wall:.1f} s"
 
 
 def test_an_unknown_metric_without_mode_is_refused_naming_mode(tmp_path):
