@@ -21,7 +21,14 @@ from rich.console import Console
 from harness.ablate._design import CELL_KEY, AblationDesign
 from search_spaces import SUCCESS_STATUSES, ConfigError, TrialStatus, apply_overrides
 
-__all__ = ["CELLS", "AblationSettings", "cells_from_trials", "run_cells", "run_cells_inline"]
+__all__ = [
+    "CELLS",
+    "AblationSettings",
+    "cells_from_trials",
+    "run_cells",
+    "run_cells_inline",
+    "write_cells",
+]
 
 CELLS = "cells.parquet"
 # cost columns kept beside the metrics
@@ -91,7 +98,8 @@ def cells_from_trials(trials: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows).sort_values(["variant", "seed"], kind="stable").reset_index(drop=True)
 
 
-def _write_cells(directory: Path) -> None:
+def write_cells(directory: Path) -> None:
+    """Derive ``cells.parquet`` from the experiment's ``trials.parquet``."""
     trials = pd.read_parquet(directory / "trials.parquet")
     cells = cells_from_trials(trials)
     tmp = directory / f".{CELLS}.tmp"
@@ -149,7 +157,7 @@ def run_cells(
             restore=resume,
             title="ablation",
             show_best=False,  # the cells are not competing configurations
-            on_write=lambda: _write_cells(directory),
+            on_write=lambda: write_cells(directory),
         ),
         console,
     )

@@ -313,6 +313,24 @@ def report(
     )
 
 
+@app.command()
+def tables(
+    runs: Annotated[
+        list[Path],
+        typer.Argument(help="Run directories: searches, plans or ablations."),
+    ],
+) -> None:
+    """Rebuild trials.parquet and curves.parquet from Ray's own state.
+
+    The tables are written as trials end; if they were lost (deleted, or a crash at the wrong
+    moment), Ray's experiment snapshot and every trial's results still hold what ran, and this
+    writes them anew. `harness report` does the same by itself when the tables are missing.
+    """
+    from harness.cli._tables import tables_command
+
+    raise typer.Exit(tables_command(runs, console))
+
+
 spaces_app = typer.Typer(
     help="Named search spaces: `harness spaces` lists them, `harness spaces show NAME` prints one.",
     no_args_is_help=False,

@@ -134,8 +134,13 @@ def report_command(
         write_comparison,
         write_report,
     )
+    from harness.cli._tables import needs_tables, rebuild_experiment
 
     chosen = _formats(formats)
+    for path in runs:
+        if needs_tables(path):  # lost tables: Ray's own state still holds what ran
+            console.print(f"{path}: tables missing; rebuilding them from Ray's state")
+            rebuild_experiment(path, console)
     if bins < 2:
         raise ConfigError(f"--bins must be >= 2, got {bins}")
     if interactions < 0:

@@ -35,6 +35,7 @@ __all__ = [
     "can_restore",
     "grid_search",
     "ray_experiment_path",
+    "rebuild_tables",
     "run_experiment",
 ]
 
@@ -241,6 +242,28 @@ def run_experiment(exp: Experiment, console: Console | None = None) -> Experimen
     unfinished = (~trials["status"].isin(FINISHED_STATUSES)).any() if not trials.empty else True
     interrupted = len(trials) < exp.trials or bool(unfinished)
     return ExperimentResult(directory, trials, curves, interrupted)
+
+
+def rebuild_tables(
+    directory: Path, metric: str, mode: str, max_epochs: int, storage: str | None = None
+) -> ExperimentResult:
+    """Write ``trials.parquet`` and ``curves.parquet`` anew from Ray's own state of an
+    experiment (its snapshot and every trial's results), e.g. after they were lost or deleted.
+
+    Raises:
+        ConfigError: no Ray Tune state where the experiment's state should be.
+    """
+    from ray.tune import ExperimentAnalysis, ResultGrid
+
+    directory = Path(directory).resolve()
+    path = ray_experiment_path(directory, storage)
+    if not can_restore(directory, storage):
+        raise ConfigError(f"{path} holds no Ray Tune state to rebuild the tables from")
+    grid = ResultGrid(ExperimentAnalysis(path))
+    writer = TableWriter(directory, metric, mode, max_epochs)
+    trials, curves = writer.finish(records_from_result_grid(grid))
+    unfinished = (~trials["status"].isin(FINISHED_STATUSES)).any() if not trials.empty else True
+    return ExperimentResult(directory, trials, curves, bool(unfinished))
 
 
 def _with_directory(exp: Experiment, directory: Path) -> Experiment:
