@@ -160,6 +160,14 @@ def search(
     mode: Annotated[str | None, typer.Option(help="max or min (default: the metric's).")] = None,
     trainable: TrainableOpt = None,
     budget: Annotated[float, typer.Option(help="Plans: multiply every stage's trials.")] = 1.0,
+    mlflow: Annotated[
+        str | None,
+        typer.Option(
+            help="Also log every trial to MLflow at this tracking URI (e.g. file:///abs/mlruns "
+            "or http://host:5000), one MLflow run per trial in an MLflow experiment named "
+            "after the run directory. Needs the optional extra: pip install '.[mlflow]'."
+        ),
+    ] = None,
     address: AddressOpt = None,
     storage: StorageOpt = None,
     max_failures: MaxFailuresOpt = 2,
@@ -214,7 +222,12 @@ def search(
             mode=mode or "max",
             trainable=trainable or "trials:run_trial",
             max_failures=max_failures,
+            mlflow=mlflow,
         )
+        if mlflow is not None:
+            from harness.tune._engine import check_mlflow
+
+            check_mlflow(mlflow)
         if memory_cap is not None:  # its rule does not depend on the recipe: check it before Ray
             from search_spaces import apply_overrides, load_recipe
 

@@ -283,7 +283,9 @@ def write_overlay(
             (confusion_overlay(image, target, other), other_title),
             (diff, "grey both, red A only, blue B only"),
         ]
-    fig = Figure(figsize=(3.2 * len(panels), 3.9), layout="constrained")
+    # Panels 3.2 in wide at the image's aspect, plus room for the titles and the legend.
+    height = 3.2 * target.shape[0] / target.shape[1] + 1.0
+    fig = Figure(figsize=(3.2 * len(panels), height), layout="constrained")
     for ax, (picture, name) in zip(fig.subplots(1, len(panels)), panels, strict=True):
         ax.imshow(picture, interpolation="nearest")
         ax.set_title(name, fontsize=8)

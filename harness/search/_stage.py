@@ -48,6 +48,8 @@ class SearchSettings:
     # a non-local storage URI (s3://, gs://, ...) for Ray's state and checkpoints; None: they go
     # to the experiment directory itself (see harness.tune.resolve_storage)
     storage: str | None = None
+    # an MLflow tracking URI every trial is logged to (None: no MLflow)
+    mlflow: str | None = None
 
     def __post_init__(self) -> None:
         rules = [
@@ -220,6 +222,7 @@ def run_stage(
             restore=resume,
             title=title,
             study_params=StudyParams(space, flatten(recipe)),
+            mlflow=settings.mlflow,
         ),
         console,
     )

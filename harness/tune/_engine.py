@@ -33,6 +33,7 @@ __all__ = [
     "ExperimentResult",
     "asha_scheduler",
     "can_restore",
+    "check_mlflow",
     "grid_search",
     "ray_experiment_path",
     "rebuild_tables",
@@ -66,6 +67,8 @@ class Experiment:
         on_write: called after the tables are written (derived tables such as cells).
         study_params: maps a trial's raw Optuna parameters to its effective ones and their
             distributions, for the exported ``optuna.journal`` (see :func:`export_study`).
+        mlflow: an MLflow tracking URI: every trial is logged there as a run of the MLflow
+            experiment named after the directory (Ray's ``MLflowLoggerCallback``).
     """
 
     directory: Path
@@ -86,6 +89,7 @@ class Experiment:
     show_best: bool = True
     on_write: Callable[[], None] | None = None
     study_params: Callable[[Mapping[str, Any]], tuple[dict[str, Any], dict[str, Any]]] | None = None
+    mlflow: str | None = None
 
 
 @dataclass
@@ -227,7 +231,10 @@ def run_experiment(exp: Experiment, console: Console | None = None) -> Experimen
         show_best=exp.show_best,
     )
     stopper = MissingMetricStopper(exp.metric)
-    tuner = _tuner(exp, [progress, writer], stopper)
+    callbacks: list[Any] = [progress, writer]
+    if exp.mlflow is not None:
+        callbacks.append(_mlflow(exp.mlflow, directory.name))
+    tuner = _tuner(exp, callbacks, stopper)
     if exp.restore:
         writer.seed(records_from_result_grid(tuner.get_results()))
     try:
@@ -242,6 +249,29 @@ def run_experiment(exp: Experiment, console: Console | None = None) -> Experimen
     unfinished = (~trials["status"].isin(FINISHED_STATUSES)).any() if not trials.empty else True
     interrupted = len(trials) < exp.trials or bool(unfinished)
     return ExperimentResult(directory, trials, curves, interrupted)
+
+
+def check_mlflow(uri: str) -> str:
+    """``uri`` if MLflow is installed (the optional extra), else a ConfigError saying how."""
+    import importlib.util
+
+    if importlib.util.find_spec("mlflow") is None:
+        raise ConfigError(
+            f"--mlflow {uri!r}: MLflow is not installed; install the extra with "
+            "pip install '.[mlflow]' (or pip install mlflow-skinny)"
+        )
+    return uri
+
+
+def _mlflow(uri: str, experiment_name: str) -> Any:
+    from harness.tune._ray_compat import mlflow_callback
+    from harness.tune._trainable import RAW_MARK
+
+    check_mlflow(uri)
+    if uri.startswith("file:") or "://" not in uri:
+        # MLflow 3 keeps its file store only on request; a local folder is what was asked for
+        os.environ.setdefault("MLFLOW_ALLOW_FILE_STORE", "true")
+    return mlflow_callback(uri, experiment_name, RAW_MARK)
 
 
 def rebuild_tables(

@@ -18,6 +18,7 @@ from typing import Any
 __all__ = [
     "TESTED_RAY",
     "completed_trial_ids",
+    "mlflow_callback",
     "optuna_study",
     "optuna_trial",
     "result_grid_trial_states",
@@ -86,3 +87,29 @@ def snapshot_finished_trial_ids(
             if trial.get("status") in ("TERMINATED", "ERROR"):
                 done.add(str(trial.get("trial_id")))
     return done
+
+
+def mlflow_callback(tracking_uri: str, experiment_name: str, hidden_mark: str) -> Any:
+    """Ray's ``MLflowLoggerCallback`` logging each trial as an MLflow run, without the config
+    keys that carry ``hidden_mark`` (the sampler's raw coordinates, whose names MLflow refuses
+    and which are not recipe values). Filtering needs the callback's run ids
+    (``_trial_runs``), which Ray keeps private."""
+    from ray.air.integrations.mlflow import MLflowLoggerCallback
+
+    class _Callback(MLflowLoggerCallback):
+        def log_trial_start(self, trial: Any) -> None:
+            keep = self.log_params_on_trial_end
+            self.log_params_on_trial_end = True  # the parent then logs no params here
+            try:
+                super().log_trial_start(trial)
+            finally:
+                self.log_params_on_trial_end = keep
+            params = {k: v for k, v in trial.config.items() if hidden_mark not in k}
+            self.mlflow_util.log_params(run_id=self._trial_runs[trial], params_to_log=params)
+
+    return _Callback(
+        tracking_uri=tracking_uri,
+        experiment_name=experiment_name,
+        save_artifact=False,
+        log_params_on_trial_end=False,
+    )

@@ -268,3 +268,22 @@ def test_at_80_columns_in_a_pipe_every_value_and_path_is_whole(tmp_path):
     trials = pd.read_parquet(run / "trials.parquet")
     for value in trials["final.iou_lesion"].dropna():
         assert f"{value:.4g}" in out  # every trial's score, whole
+
+
+def test_mlflow_logs_every_trial_to_a_local_file_store(tmp_path):
+    mlflow = pytest.importorskip("mlflow", reason="the [mlflow] extra (part of [dev])")
+    store = tmp_path / "mlruns"
+    args = ["search", "--space", "lr", "--trainable", "harness.testing:log_lr_bowl"]
+    args += ["--metric", "score", "--trials", "4", "--max-epochs", "2", "--grace-period", "2"]
+    args += ["--name", "mlf", "--mlflow", f"file://{store}"]
+    res = _run(args, tmp_path)
+    assert res.returncode == 0, res.stdout + res.stderr
+    os.environ.setdefault("MLFLOW_ALLOW_FILE_STORE", "true")
+    mlflow.set_tracking_uri(f"file://{store}")
+    runs = mlflow.search_runs(experiment_names=["mlf"])
+    trials = pd.read_parquet(tmp_path / "runs" / "mlf" / "trials.parquet")
+    assert len(runs) == len(trials) == 4
+    assert set(runs["params.optim.lr"].astype(float).round(12)) == set(
+        trials["optim.lr"].astype(float).round(12)
+    )
+    assert runs["metrics.score"].notna().all()
