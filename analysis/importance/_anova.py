@@ -29,7 +29,7 @@ import itertools
 import warnings
 from collections.abc import Mapping, Sequence
 from contextlib import AbstractContextManager, nullcontext
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pandas as pd
@@ -85,6 +85,8 @@ class AnovaResult:
         ss_total: total sum of squares of the outcome.
         residual_df: residual degrees of freedom of the main-effects model.
         notes: what was dropped, merged or could not be estimated, and why.
+        unavailable: why no share could be estimated at all (a short phrase for the table's
+            cells), or ``None`` when the model was fitted.
         shared: ``binned_r2`` minus the sum of the eta²: variance the model explains that
             type-II sums of squares credit to no single parameter (correlated parameters).
     """
@@ -98,6 +100,7 @@ class AnovaResult:
     residual_df: float
     notes: list[str] = field(default_factory=list)
     shared: float = float("nan")
+    unavailable: str | None = None
 
 
 def group_of(param: str, groups: Mapping[str, str] | None = None) -> str:
@@ -186,20 +189,20 @@ def _anova(
     )  # fmt: skip
     if n < 3:
         notes.append(f"too few trials for ANOVA: {n} (need at least 3)")
-        return empty
+        return replace(empty, unavailable=f"n/a: {n} trials, need 3")
     if not factors.kept:
         notes.append("no parameter varies among the trials used: nothing to attribute")
-        return empty
+        return replace(empty, unavailable="n/a: no parameter varies")
     if ss_total <= 0:
         notes.append("the outcome is the same in every trial used: no variance to explain")
-        return empty
+        return replace(empty, unavailable="n/a: outcome constant")
     need = factors.rank + 2
     if n < need:
         notes.append(
             f"too few trials for ANOVA: {n} trials for {factors.rank - 1} model degrees of "
             f"freedom (need at least {need}); use fewer bins (--bins 2) or more trials"
         )
-        return empty
+        return replace(empty, unavailable=f"n/a: {n} trials, need {need}")
     data = factors.codes.assign(_y=y)
     terms = {p: f"C({factors.safe[p]})" for p in factors.kept}
     fit = _ols("_y ~ " + " + ".join(terms.values()), data)

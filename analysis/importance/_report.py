@@ -40,6 +40,7 @@ TABLE_COLUMNS = [
     "levels",
     "anova_df",
     "fanova_raw",
+    "anova_note",
 ]
 # the binned model "explains much less" than fANOVA's forest when both hold
 _GAP, _RATIO, _FINER_GAIN = 0.15, 0.6, 0.05
@@ -285,6 +286,19 @@ def _table(anova: AnovaResult, fan: FanovaResult | None) -> pd.DataFrame:
     out["rank_fanova"] = out["fanova"].rank(ascending=False, method="min").astype("Int64")
     out["levels"] = a["levels"].astype("Int64").array
     out["anova_df"] = a["df"].to_numpy(dtype=float)
+    # why a share is missing, said in the table itself: the parameter was dropped, or ANOVA
+    # could not be fitted at all (too few trials ...)
+    missing = ~np.isfinite(out["anova_eta2"].to_numpy(dtype=float))
+    dropped = out["treatment"].astype(str).str.startswith("dropped")
+    reason = anova.unavailable or "n/a: not estimable"
+    short = (
+        out["treatment"]
+        .astype(str)
+        .str.split(" with ")
+        .str[0]
+        .str.replace("determined by the other parameters", "collinear")
+    )
+    out["anova_note"] = np.where(missing, np.where(dropped, short, reason), "")
     out = out.sort_values(
         ["anova_eta2", "fanova"], ascending=False, na_position="last", kind="stable"
     )

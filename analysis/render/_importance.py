@@ -79,7 +79,9 @@ def ranking_rows(importance: pd.DataFrame, top: int | None = None) -> list[dict[
         rows.append(
             {
                 "parameter": str(r.parameter),
-                "% variance [95% CI]": pct(r.anova_eta2, r.anova_eta2_lo, r.anova_eta2_hi),
+                "% variance [95% CI]": pct(r.anova_eta2, r.anova_eta2_lo, r.anova_eta2_hi)
+                if finite(r.anova_eta2)
+                else (getattr(r, "anova_note", "") or "–"),
                 "fANOVA %": fan,
                 "F": num(r.anova_F, ".2f"),
                 "p": p_value(r.anova_p),

@@ -122,6 +122,11 @@ def importance_bars(importance: pd.DataFrame) -> bytes:
     ax1, ax2 = fig.subplots(1, 2, sharey=True)
     ax1.barh(y, np.nan_to_num(eta), xerr=err, color="#3b75af", ecolor="#333", capsize=2)
     ax1.set_title("ANOVA: % of performance variance (95% CI)")
+    if not np.isfinite(eta).any():  # say why the panel is empty, on the panel
+        notes = df.get("anova_note", None)
+        why = next((str(n) for n in notes if str(n)), "n/a") if notes is not None else "n/a"
+        ax1.text(0.5, 0.5, f"not computed\n{why}", ha="center", va="center",
+                 transform=ax1.transAxes, color="#555")  # fmt: skip
     ax1.set_yticks(y, df["parameter"].tolist())
     if np.isfinite(fan).any():
         ax2.barh(y, np.nan_to_num(fan), xerr=np.nan_to_num(fsd), color="#e1812c", ecolor="#333")

@@ -45,8 +45,10 @@ def _print_ranking(report: Any, meta: dict[str, Any], console: Console) -> None:
     if rows:
         keys = [k for k in rows[0] if not (narrow and k == "treatment")]
         for key in keys:
+            # the parameter and the numbers are never cut; a "not computed" reason wraps
+            wraps = key in ("treatment", "% variance [95% CI]")
             table.add_column(
-                key, justify="left" if key == "parameter" else "right", no_wrap=key != "treatment"
+                key, justify="left" if key == "parameter" else "right", no_wrap=not wraps
             )
         for row in rows:
             table.add_row(*(str(row[k]) for k in keys))

@@ -232,3 +232,18 @@ def test_an_outcome_of_unknown_direction_needs_a_mode(tmp_path, tables, write_se
     # a mode recorded in spec.json is the search's own answer
     recorded = write_search(tmp_path / "r", trials, curves, "sharpness", mode="min")
     assert compute_importance(load_experiment(recorded), bootstrap=0, fanova=None).mode == "min"
+
+
+def test_a_share_that_cannot_be_estimated_says_why_in_the_table(tmp_path, tables, write_search):
+    from analysis import ranking_rows
+
+    rng = np.random.default_rng(0)
+    params = pd.DataFrame({f"p.x{i}": rng.uniform(size=6) for i in range(4)})
+    trials, curves = tables(params, rng.uniform(size=(6, 1)))
+    exp = load_experiment(write_search(tmp_path / "few", trials, curves))
+    report = compute_importance(exp, bootstrap=0, fanova=None)
+    assert report.table["anova_eta2"].isna().all()
+    note = report.table["anova_note"].iloc[0]
+    assert note.startswith("n/a: 6 trials, need ")
+    cells = [row["% variance [95% CI]"] for row in ranking_rows(report.table)]
+    assert all(c == note or c.startswith("dropped") for c in cells)
