@@ -234,6 +234,8 @@ def search(
             apply_overrides(load_recipe("cpu_demo"), {"memory.cap": memory_cap}, "--memory-cap")
         sets = list(set_ or [])
         if data is not None:
+            if not data.is_dir():
+                raise ConfigError(f"--data {str(data)!r}: no such folder")
             data = data.resolve()  # trials run in their own directories
         # the trials run where Ray puts them: the cluster's GPUs decide, not this driver's
         gpus = cluster_gpus(address)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import shutil
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -265,9 +266,15 @@ def search_command(
         f"{settings.concurrency}, sampler {settings.sampler}, metric {settings.metric} "
         f"({settings.mode}) -> {run_dir}"
     )
-    result = run_stage(
-        run_dir, space, recipe, settings, console=console, resume=resume, title=space.name
-    )
+    try:
+        result = run_stage(
+            run_dir, space, recipe, settings, console=console, resume=resume, title=space.name
+        )
+    except HarnessError:
+        if not resume and not (run_dir / "trials.parquet").exists():
+            # refused before any trial ran (bad data, a bad trainable): leave no run behind
+            shutil.rmtree(run_dir, ignore_errors=True)
+        raise
     print_stage_result(result, settings, console)
     if result.interrupted:
         console.print(

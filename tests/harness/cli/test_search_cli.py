@@ -68,6 +68,10 @@ BAD = {
         "no Ray cluster answers",
     ),
     "bad asha": (lambda t: ["--space", "lr", "--grace-period", "20"], "--grace-period"),
+    "missing data folder": (
+        lambda t: ["--space", "lr", "--data", str(t / "nope")],
+        "no such folder",
+    ),
     "bad memory cap": (
         lambda t: ["--space", "lr", "--memory-cap", "banana"],
         "--memory-cap: memory.cap = 'banana'",
