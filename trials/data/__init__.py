@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+from trials.data._cache import (
+    ImageCacheInfo,
+    clear_image_cache,
+    image_cache_info,
+    set_image_cache_limit,
+)
 from trials.data._dataset import TileDataset, build_transform, epoch_loader
 from trials.data._folder import (
     IMAGE_EXTENSIONS,
@@ -34,6 +40,7 @@ __all__ = [
     "STYLES",
     "DataSplits",
     "FolderData",
+    "ImageCacheInfo",
     "Sample",
     "SyntheticImage",
     "Tile",
@@ -41,10 +48,12 @@ __all__ = [
     "TileSampler",
     "binarise_mask",
     "build_transform",
+    "clear_image_cache",
     "downscale",
     "epoch_loader",
     "generate_synthetic",
     "grid_positions",
+    "image_cache_info",
     "label_from_stem",
     "load_folder",
     "load_pair",
@@ -53,6 +62,7 @@ __all__ = [
     "pad_to_min",
     "predict_full",
     "read_split",
+    "set_image_cache_limit",
     "split_from_folders",
     "synthesize",
     "write_split",

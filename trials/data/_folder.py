@@ -26,6 +26,10 @@ Decisions, so that nobody has to guess:
   (PIL's box filter), the training mask by the same box average of the lesion indicator kept where
   it is >= 0.5, so image and mask cover the same pixel footprints; the original mask is kept in
   ``Sample.full_mask`` for full-resolution metrics.
+* :func:`load_folder` decodes (and downscales) each pair once per process: a later read of an
+  unchanged file at the same ``max_image_side`` returns the same, read-only arrays from
+  :mod:`trials.data._cache` (the next trial in a reused worker, a bench grid, ``evaluate``).
+  :func:`load_pair` always decodes.
 """
 
 from __future__ import annotations
@@ -43,6 +47,7 @@ import numpy as np
 from PIL import Image, ImageFile, ImageOps
 
 from search_spaces import DataError
+from trials.data._cache import PAIR_CACHE, PairKey, pair_key
 from trials.data._sample import Sample
 
 __all__ = [
@@ -372,11 +377,18 @@ def _pair(images: Path, masks: Path) -> tuple[list[tuple[Path, Path]], list[_Pro
     return pairs, problems
 
 
-def _load_or_problem(pair: tuple[Path, Path], max_image_side: int | None) -> Sample | _Problem:
+def _load_or_problem(
+    pair: tuple[Path, Path], max_image_side: int | None, cache: bool
+) -> tuple[PairKey | None, Sample | _Problem]:
+    """The pair's cache key (``None``: not to be cached) and its sample, or its problem."""
+    key = pair_key(pair[0], pair[1], max_image_side) if cache else None
+    cached = PAIR_CACHE.get(key) if key is not None else None
+    if cached is not None:
+        return key, cached
     try:
-        return _load_pair(pair[0], pair[1], max_image_side)
+        return key, _load_pair(pair[0], pair[1], max_image_side)
     except _Problem as problem:
-        return problem
+        return None, problem
 
 
 def load_folder(
@@ -384,6 +396,7 @@ def load_folder(
     *,
     max_image_side: int | None = None,
     on_bad_sample: Literal["error", "skip"] = "error",
+    cache: bool = True,
 ) -> FolderData:
     """Discover the layout of ``root``, pair images with masks and read them all.
 
@@ -392,6 +405,9 @@ def load_folder(
         max_image_side: downscale on load so the long side is at most this (``None``: never).
         on_bad_sample: ``"error"`` raises on bad pairs (all of them listed in one message);
             ``"skip"`` leaves them out and lists them in ``FolderData.skipped``.
+        cache: take unchanged pairs from the process-wide cache of decoded pairs and put the
+            pairs read into it (see :mod:`trials.data._cache`); ``False`` decodes every pair
+            and caches nothing.
 
     Raises:
         DataError: the folder is missing or empty, its layout is not recognised, a folder holds no
@@ -407,8 +423,8 @@ def load_folder(
     samples: dict[str, list[Sample]] = {split: [] for split in groups}
     workers = max(1, min(8, os.cpu_count() or 1))
     with _full_decode(), ThreadPoolExecutor(workers) as pool:  # PIL decodes without the GIL
-        results = list(pool.map(lambda job: _load_or_problem(job[1], max_image_side), jobs))
-    for (split, _), result in zip(jobs, results, strict=True):
+        results = list(pool.map(lambda job: _load_or_problem(job[1], max_image_side, cache), jobs))
+    for (split, _), (_, result) in zip(jobs, results, strict=True):
         if isinstance(result, _Problem):
             problems.append(result)
         else:
@@ -431,5 +447,7 @@ def load_folder(
                     f"'{split}' of {root}; file stems must be unique across splits"
                 )
             seen[sample.id] = split
+    if cache:
+        PAIR_CACHE.put_all([r for r in results if not isinstance(r[1], _Problem)])
     skipped = [(str(p.path), p.reason) for p in problems]
     return FolderData(root=root, layout=layout, samples=samples, skipped=skipped)
