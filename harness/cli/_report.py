@@ -140,9 +140,13 @@ def report_command(
 
     chosen = _formats(formats)
     for path in runs:
-        if needs_tables(path):  # lost tables: Ray's own state still holds what ran
-            console.print(f"{path}: tables missing; rebuilding them from Ray's state")
-            rebuild_experiment(path, console)
+        if needs_tables(path):  # lost tables: Ray's own state may still hold what ran
+            try:
+                rebuild_experiment(path, console)
+            except ConfigError:
+                pass  # nothing to rebuild from: loading the directory says what is missing
+            else:
+                console.print(f"{path}: the tables were missing; rebuilt them from Ray's state")
     if bins < 2:
         raise ConfigError(f"--bins must be >= 2, got {bins}")
     if interactions < 0:

@@ -26,6 +26,12 @@ def needs_tables(run: Path) -> bool:
     run = Path(run)
     if not (run / SPEC).is_file():
         return False
+    try:
+        spec = json.loads((run / SPEC).read_text(encoding="utf-8"))
+    except ValueError:
+        return False  # the report says what is wrong with it
+    if spec.get("kind") == "ablation":  # an ablation's report reads its cells
+        return not (run / "cells.parquet").is_file()
     stages = _stage_dirs(run)
     if stages:
         return any(not (s / TRIALS).is_file() for s in stages)
