@@ -113,16 +113,26 @@ def test_cached_pixels_equal_decoded_ones(
 def test_a_changed_file_or_another_downscale_is_decoded_again(
     tmp_path: Path, decodes: Counter
 ) -> None:
-    root = _write_folder(tmp_path, n=3)
-    load_folder(root)
-    mask_path = root / "masks" / "leaf_1.png"
-    Image.fromarray(np.full((96, 96), 255, dtype=np.uint8)).save(mask_path)
+    (tmp_path / "images").mkdir()
+    (tmp_path / "masks").mkdir()
+    for k in range(3):
+        Image.fromarray(np.full((24, 32, 3), 40 * k, dtype=np.uint8)).save(
+            tmp_path / "images" / f"leaf_{k}.png"
+        )
+        Image.fromarray(np.zeros((24, 32), dtype=np.uint8)).save(
+            tmp_path / "masks" / f"leaf_{k}.bmp"
+        )
+    load_folder(tmp_path)
+    # rewritten in place with the same size and the same time stamps: still a miss
+    mask_path = tmp_path / "masks" / "leaf_1.bmp"
     stat = os.stat(mask_path)
-    os.utime(mask_path, ns=(stat.st_atime_ns, stat.st_mtime_ns + 10**9))
-    changed = {s.id: s for s in load_folder(root).samples["all"]}
-    assert changed["leaf_1"].mask.all()
+    Image.fromarray(np.full((24, 32), 255, dtype=np.uint8)).save(mask_path)
+    os.utime(mask_path, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    assert os.stat(mask_path).st_size == stat.st_size
+    changed = {s.id: s for s in load_folder(tmp_path).samples["all"]}
+    assert changed["leaf_1"].mask.all() and not changed["leaf_0"].mask.any()
     assert decodes["leaf_1.png"] == 2 and decodes["leaf_0.png"] == 1
-    load_folder(root, max_image_side=48)
+    load_folder(tmp_path, max_image_side=16)
     assert decodes["leaf_0.png"] == 2
 
 

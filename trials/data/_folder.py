@@ -381,7 +381,7 @@ def _load_or_problem(
     pair: tuple[Path, Path], max_image_side: int | None, cache: bool
 ) -> tuple[PairKey | None, Sample | _Problem]:
     """The pair's cache key (``None``: not to be cached) and its sample, or its problem."""
-    key = pair_key(pair[0], pair[1], max_image_side) if cache else None
+    key = pair_key(pair[0], pair[1], max_image_side) if cache and PAIR_CACHE.on else None
     cached = PAIR_CACHE.get(key) if key is not None else None
     if cached is not None:
         return key, cached
