@@ -128,6 +128,9 @@ class TableWriter(Callback):
     def finish(self, records: Iterable[TrialRecord]) -> tuple[pd.DataFrame, pd.DataFrame]:
         """Write the final tables: ``records`` (from Ray's ``ResultGrid``, which also holds the
         trials an earlier driver finished before a ``--resume``) replace what the events said."""
-        for rec in records:
-            self.records[rec.trial_id] = rec
+        # the final tables list trials in Ray's order (the order they were created: the base
+        # configuration first), then any the events saw that the grid does not hold
+        final = {rec.trial_id: rec for rec in records}
+        final.update({k: v for k, v in self.records.items() if k not in final})
+        self.records = final
         return self.write()
