@@ -142,7 +142,8 @@ def _with_params(trial: optuna.trial.FrozenTrial, params_fn: ParamsFn) -> Any:
     params, distributions = params_fn(trial.params)
     return optuna.trial.create_trial(
         state=trial.state,
-        value=trial.value if trial.state == TrialState.COMPLETE else None,
+        # a pruned trial keeps its last intermediate value, as Optuna gives it on tell()
+        value=trial.value if trial.state != TrialState.FAIL else None,
         params=params,
         distributions=distributions,
         user_attrs={**trial.user_attrs, "raw_params": dict(trial.params)},
