@@ -78,7 +78,9 @@ def cells_from_trials(trials: pd.DataFrame) -> pd.DataFrame:
         return pd.DataFrame(columns=["trial_id", "variant", "seed", "status"])
     rows = []
     for _, row in trials.iterrows():
-        variant, seed = AblationDesign.parse_cell(str(row[column]))
+        if not isinstance(row[column], str):
+            continue  # a trial Ray has not started yet: no cell, nothing to table
+        variant, seed = AblationDesign.parse_cell(row[column])
         status = str(row["status"])
         out: dict[str, Any] = {
             "trial_id": row["trial_id"],
@@ -95,6 +97,8 @@ def cells_from_trials(trials: pd.DataFrame) -> pd.DataFrame:
             out[key] = row.get(key, math.nan)
         out["error"] = row.get("error")
         rows.append(out)
+    if not rows:
+        return pd.DataFrame(columns=["trial_id", "variant", "seed", "status"])
     return pd.DataFrame(rows).sort_values(["variant", "seed"], kind="stable").reset_index(drop=True)
 
 

@@ -123,7 +123,8 @@ class TableWriter(Callback):
         """Start from the trials an earlier driver recorded (a restored run), so a write during
         the resumed run keeps them; the events of this run then add to them."""
         for rec in records:
-            self.records.setdefault(rec.trial_id, rec)
+            if rec.done:  # unfinished ones (some not even started) come back through the events
+                self.records.setdefault(rec.trial_id, rec)
 
     def finish(self, records: Iterable[TrialRecord]) -> tuple[pd.DataFrame, pd.DataFrame]:
         """Write the final tables: ``records`` (from Ray's ``ResultGrid``, which also holds the
