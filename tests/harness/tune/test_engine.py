@@ -158,9 +158,7 @@ def test_grid_sampler_visits_every_point_once(ray_session, tmp_path):
     assert result.best["optim.lr"] == pytest.approx(2e-4)  # nearest to 10^-3.7 = 2.0e-4
 
 
-def test_the_exported_journal_holds_the_loss_weights_that_the_report_ranks(
-    ray_session, tmp_path
-):
+def test_the_exported_journal_holds_the_loss_weights_that_the_report_ranks(ray_session, tmp_path):
     """optuna-dashboard and Optuna's importance read the journal: they must name the loss
     weights themselves (as `harness report` does), not the sampler's helper coordinates."""
     from analysis import compute_importance, load_experiment
