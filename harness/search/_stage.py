@@ -193,7 +193,7 @@ def run_stage(
     directory = directory.resolve()
     recipe = stage_recipe(base, settings)
     trainable = make_trainable(directory, recipe, settings)
-    from harness.search._sampling import StudyParams
+    from harness.search._study_params import StudyParams
 
     searcher = scheduler = None
     if not resume:
