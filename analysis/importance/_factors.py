@@ -220,21 +220,14 @@ def bootstrap_eta2(factors: Factors, y: np.ndarray, draws: int, seed: int) -> np
 def _drop_one_ss(gram: np.ndarray, xty: np.ndarray, slices: list[slice]) -> np.ndarray:
     """Increase in the residual sum of squares when each block of columns is removed.
 
-    Full rank: the Wald form b_S' [(X'X)^-1]_SS^-1 b_S, one Cholesky for all blocks. A resample
-    that misses a level makes X'X singular: then each reduced model is solved by least squares.
+    Well conditioned: the Wald form b_S' [(X'X)^-1]_SS^-1 b_S, one Cholesky for all blocks. A
+    resample that misses a level makes X'X singular, and one that nearly does makes it so ill
+    conditioned that the inverse's blocks lose their digits: then each reduced model is solved
+    by least squares, which handles rank deficiency.
     """
-    try:
-        factor = cho_factor(gram)
-    except np.linalg.LinAlgError:
-        factor = None
-    if factor is not None:
-        inverse = cho_solve(factor, np.eye(len(gram)))
-        b = inverse @ xty
-        out = []
-        for s in slices:
-            bs = b[s]
-            out.append(float(bs @ np.linalg.solve(inverse[s, s], bs)))
-        return np.array(out)
+    wald = _wald_ss(gram, xty, slices)
+    if wald is not None:
+        return wald
     everything = np.arange(len(gram))
     full = _fit_term(gram, xty, everything)
     return np.array(
@@ -243,6 +236,23 @@ def _drop_one_ss(gram: np.ndarray, xty: np.ndarray, slices: list[slice]) -> np.n
             for s in slices
         ]
     )
+
+
+_MAX_CONDITION = 1e10  # beyond this the inverse's blocks of X'X keep fewer than ~6 digits
+
+
+def _wald_ss(gram: np.ndarray, xty: np.ndarray, slices: list[slice]) -> np.ndarray | None:
+    """The Wald form of every block's SS, or None where X'X is singular or ill conditioned."""
+    if not np.isfinite(gram).all() or np.linalg.cond(gram) > _MAX_CONDITION:
+        return None
+    try:
+        factor = cho_factor(gram)
+        inverse = cho_solve(factor, np.eye(len(gram)))
+        b = inverse @ xty
+        out = np.array([float(b[s] @ np.linalg.solve(inverse[s, s], b[s])) for s in slices])
+    except np.linalg.LinAlgError:
+        return None
+    return out if np.isfinite(out).all() else None
 
 
 def _fit_term(gram: np.ndarray, xty: np.ndarray, cols: np.ndarray) -> float:

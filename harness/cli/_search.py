@@ -333,4 +333,14 @@ def write_search_report(run_dir: Path, metric: str, mode: str) -> tuple[Any, str
         )
     except HarnessError as exc:
         return None, str(exc)
+    except Exception as exc:
+        # A bug in the analysis must not turn a finished search into a failed one: the trials
+        # and tables are on disk already. The traceback is kept for the bug report.
+        import traceback
+
+        (target / "importance_error.txt").write_text(traceback.format_exc())
+        return None, (
+            f"the importance analysis failed ({type(exc).__name__}: {exc}); the trials are "
+            f"saved; traceback in {target / 'importance_error.txt'}"
+        )
     return report, None

@@ -324,3 +324,49 @@ def test_a_nearly_saturated_model_gives_no_bootstrap_interval_rather_than_zero()
     assert eff["eta2"].notna().all()
     assert eff["eta2_lo"].isna().all() and eff["eta2_hi"].isna().all()
     assert any("no bootstrap interval" in note for note in result.notes)
+
+
+def test_type2_ss_of_an_ill_conditioned_resample_equals_the_least_squares_refits():
+    """A resample that nearly loses a level makes X'X ill conditioned: the Wald shortcut would
+    divide by a block of the inverse with no digits left (CI once died of "Singular matrix"
+    here). The SS must then come from the least-squares refits and be finite."""
+    from analysis.importance._factors import _drop_one_ss, _fit_term
+
+    rng = np.random.default_rng(3)
+    n = 40
+    a = rng.integers(0, 2, n).astype(float)
+    x = np.column_stack([np.ones(n), a, a + 1e-9 * rng.standard_normal(n), rng.normal(size=n)])
+    y = 2.0 * a + x[:, 3] + rng.normal(size=n)
+    gram, xty = x.T @ x, x.T @ y
+    assert np.linalg.cond(gram) > 1e12
+    slices = [slice(1, 3), slice(3, 4)]
+    ss = _drop_one_ss(gram, xty, slices)
+    everything = np.arange(4)
+    full = _fit_term(gram, xty, everything)
+    expected = [
+        full - _fit_term(gram, xty, np.setdiff1d(everything, np.arange(s.start, s.stop)))
+        for s in slices
+    ]
+    assert np.isfinite(ss).all()
+    np.testing.assert_allclose(ss, expected, rtol=1e-6)
+    # and the factor a carries its real effect
+    assert ss[0] > 10.0  # noise alone would give about 2 (a chi-squared on 2 d.f.)
+
+
+def test_type2_ss_of_a_well_conditioned_design_matches_statsmodels():
+    import pandas as pd
+    import statsmodels.api as sm
+    from statsmodels.formula.api import ols
+
+    from analysis.importance._factors import _drop_one_ss
+
+    rng = np.random.default_rng(4)
+    n = 60
+    frame = pd.DataFrame({"a": rng.integers(0, 3, n), "b": rng.integers(0, 2, n)})
+    frame["y"] = frame["a"] * 0.7 - frame["b"] + rng.normal(size=n)
+    x = np.column_stack([np.ones(n), frame["a"] == 1, frame["a"] == 2, frame["b"] == 1]).astype(
+        float
+    )
+    ss = _drop_one_ss(x.T @ x, x.T @ frame["y"].to_numpy(), [slice(1, 3), slice(3, 4)])
+    table = sm.stats.anova_lm(ols("y ~ C(a) + C(b)", frame).fit(), typ=2)
+    np.testing.assert_allclose(ss, table["sum_sq"].iloc[:2].to_numpy(), rtol=1e-9)
