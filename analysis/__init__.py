@@ -7,7 +7,8 @@ architecture:
   trials) an outcome is analysed at;
 - :mod:`analysis.importance`: ANOVA and fANOVA importance, the importance report, comparisons;
 - :mod:`analysis.ablation`: paired ablation statistics, ablation directories, ablation paths;
-- :mod:`analysis.render`: Markdown, HTML, CSV, JSON and PNG writers, which compute nothing;
+- :mod:`analysis.render`: Markdown, HTML, CSV, JSON and PNG writers, which compute nothing but
+  the anytime curve they draw (best so far against the budget spent, :func:`compute_anytime`);
 - ``_evaluation``: per-image evaluation statistics (bootstrap intervals, paired comparisons),
   used by ``harness evaluate`` and by the ablation statistics.
 
@@ -61,14 +62,18 @@ from analysis.importance import (
 from analysis.render import (
     ABLATION_FILES,
     FORMATS,
+    AnytimeCurve,
     ablation_rows,
     bench_figure,
+    budget_verdict,
+    compute_anytime,
     forest_plot,
     mde_lines,
     pareto_front,
     ranking_rows,
     report_dict,
     write_ablation,
+    write_anytime,
     write_bench_plot,
     write_comparison,
     write_report,
@@ -91,6 +96,7 @@ __all__ = [
     "AblationPath",
     "AblationResult",
     "AnovaResult",
+    "AnytimeCurve",
     "Experiment",
     "FanovaResult",
     "FanovaSettings",
@@ -105,9 +111,11 @@ __all__ = [
     "anova_importance",
     "bench_figure",
     "bootstrap_interval",
+    "budget_verdict",
     "choose_fidelity",
     "compare_evaluations",
     "compare_rankings",
+    "compute_anytime",
     "compute_importance",
     "default_epoch",
     "distributions_from_space",
@@ -130,6 +138,7 @@ __all__ = [
     "summarize_evaluation",
     "surrogate_path",
     "write_ablation",
+    "write_anytime",
     "write_bench_plot",
     "write_comparison",
     "write_report",

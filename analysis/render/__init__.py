@@ -1,4 +1,4 @@
-"""Renderers: importance reports, comparisons, ablations and the bench figure as files.
+"""Renderers: importance reports, comparisons, ablations, the bench figure and the anytime curve.
 
 Markdown, a self-contained HTML page (inline CSS, figures as ``data:`` PNGs), CSV, JSON and PNG.
 They take what :mod:`analysis.importance` and :mod:`analysis.ablation` computed (data frames, a
@@ -17,6 +17,18 @@ from analysis.render._ablation import (
     mde_lines,
     write_ablation,
 )
+from analysis.render._anytime import (
+    ANYTIME_COLUMNS,
+    ANYTIME_FILES,
+    AnytimeCurve,
+    Verdict,
+    anytime_caption,
+    anytime_figure,
+    anytime_table,
+    budget_verdict,
+    compute_anytime,
+    write_anytime,
+)
 from analysis.render._bench import bench_figure, write_bench_plot
 from analysis.render._comparison import write_comparison
 from analysis.render._importance import (
@@ -31,11 +43,20 @@ from analysis.render._plots import is_log_spaced, pareto_front
 
 __all__ = [
     "ABLATION_FILES",
+    "ANYTIME_COLUMNS",
+    "ANYTIME_FILES",
     "FORMATS",
+    "AnytimeCurve",
+    "Verdict",
     "ablation_html",
     "ablation_markdown",
     "ablation_rows",
+    "anytime_caption",
+    "anytime_figure",
+    "anytime_table",
     "bench_figure",
+    "budget_verdict",
+    "compute_anytime",
     "fidelity_sentence",
     "forest_plot",
     "is_log_spaced",
@@ -45,6 +66,7 @@ __all__ = [
     "ranking_rows",
     "report_dict",
     "write_ablation",
+    "write_anytime",
     "write_bench_plot",
     "write_comparison",
     "write_report",

@@ -5,6 +5,7 @@ dict) plus the experiment's trials and curves, and compute nothing about importa
 The HTML page has no script and no external reference: CSS is inline and every figure is a
 ``data:image/png;base64`` URI, so the file opens offline and can be mailed as is. A piece that
 cannot be drawn (no curves, no peak memory, no fANOVA) becomes one "not available: reason" line.
+The anytime curve (:mod:`analysis.render._anytime`) is written next to the pages.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import pandas as pd
 
 from analysis._json import jsonable
 from analysis.render import _plots
+from analysis.render._anytime import anytime_sections
 from analysis.render._markup import (
     finite,
     html_table,
@@ -245,7 +247,9 @@ def fidelity_sentence(meta: Mapping) -> str:
     )
 
 
-def _markdown(importance, interactions, groups, meta, trials, params, with_html: bool) -> str:
+def _markdown(
+    importance, interactions, groups, meta, trials, params, with_html: bool, anytime: list[str]
+) -> str:
     out = [f"# Parameter importance: {meta.get('experiment')}", "", fidelity_sentence(meta), ""]
     out += [f"- **{k}**: {v}" for k, v in _header_lines(meta)]
     notes = list(meta.get("notes") or [])
@@ -261,12 +265,15 @@ def _markdown(importance, interactions, groups, meta, trials, params, with_html:
         out += ["", f"## {title}", "", md_table(rows) or not_available(reason)]
     best, why = _best_rows(trials, meta, params[:_BEST_PARAMS])
     out += ["", "## Best trials", "", md_table(best) or not_available(why)]
+    out += anytime
     if with_html:
         out += ["", "Figures: see report.html in this folder."]
     return "\n".join(out) + "\n"
 
 
-def _html(importance, interactions, groups, meta, trials, curves, params, top_params, analysed):
+def _html(
+    importance, interactions, groups, meta, trials, curves, params, top_params, analysed, anytime
+):
     body = [f"<h1>Parameter importance: {html.escape(str(meta.get('experiment')))}</h1>"]
     body.append(f"<p>{html.escape(fidelity_sentence(meta))}</p>")
     dl = "".join(
@@ -290,6 +297,7 @@ def _html(importance, interactions, groups, meta, trials, curves, params, top_pa
     best, why = _best_rows(trials, meta, params[:_BEST_PARAMS])
     body.append(section("Best trials", [html_table(best) or na_html(why)]))
     body += _plot_sections(importance, meta, trials, curves, params, top_params, analysed)
+    body.append(anytime)
     return page(f"Importance: {meta.get('experiment')}", body)
 
 
@@ -364,6 +372,10 @@ def write_report(
 ) -> dict[str, Path]:
     """Write the report files into ``out_dir`` (created if missing).
 
+    Besides the files of ``formats``, the anytime curve (best so far against epochs spent and
+    wall time) is written as ``anytime.csv`` with ``csv`` and ``anytime.png`` with ``md`` or
+    ``html``; both pages show it in the section "Best so far against budget".
+
     Args:
         out_dir: folder to write into.
         importance: one row per parameter (see the package docs for the columns).
@@ -372,7 +384,8 @@ def write_report(
         meta: ``experiment``, ``metric``, ``mode``, ``epoch``, ``n_trials_total``, ``n_used``,
             ``rule``, ``bins``, ``notes``.
         trials: the experiment's trials table (for best trials and plots), or None.
-        curves: the experiment's curves table (for learning curves), or None.
+        curves: the experiment's curves table (for learning curves and the anytime curve of
+            :mod:`analysis.render._anytime`), or None.
         formats: any of ``md``, ``html``, ``csv``, ``json``.
         top_params: how many of the most important parameters get a marginal plot.
         analysed: optional per-trial values importance was computed on (``trial_id``,
@@ -392,6 +405,16 @@ def write_report(
     out.mkdir(parents=True, exist_ok=True)
     have = set(trials.columns) if trials is not None else set()
     params = [p for p in _ordered(importance)["parameter"] if p in have]
+    # anytime.csv goes with the CSV format, anytime.png with the pages that show it
+    any_md, any_html = anytime_sections(
+        out,
+        str(meta.get("metric")),
+        _mode(meta),
+        trials,
+        curves,
+        csv="csv" in formats,
+        png=bool({"md", "html"} & set(formats)),
+    )
     written: dict[str, Path] = {}
     for fmt in FORMATS:
         if fmt not in formats:
@@ -404,12 +427,21 @@ def write_report(
             path.write_text(json.dumps(doc, indent=2, allow_nan=False) + "\n", encoding="utf-8")
         elif fmt == "md":
             text = _markdown(
-                importance, interactions, groups, meta, trials, params, "html" in formats
+                importance, interactions, groups, meta, trials, params, "html" in formats, any_md
             )
             path.write_text(text, encoding="utf-8")
         else:
             text = _html(
-                importance, interactions, groups, meta, trials, curves, params, top_params, analysed
+                importance,
+                interactions,
+                groups,
+                meta,
+                trials,
+                curves,
+                params,
+                top_params,
+                analysed,
+                any_html,
             )
             path.write_text(text, encoding="utf-8")
         written[fmt] = path

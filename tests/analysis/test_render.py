@@ -209,8 +209,9 @@ def test_html_is_self_contained_with_png_figures(full_report):
     assert refs and not any(r.startswith(("http:", "https:", "//")) for r in refs)
     assert "<script" not in page and "<link" not in page
     srcs = _images(page)
-    # importance bars, parallel coordinates, marginals (one figure), learning curves, Pareto
-    assert len(srcs) == 5
+    # importance bars, parallel coordinates, marginals (one figure), learning curves, Pareto,
+    # best so far against budget (anytime)
+    assert len(srcs) == 6
     for src in srcs:
         assert src.startswith("data:image/png;base64,")
         assert base64.b64decode(src.split(",", 1)[1]).startswith(PNG_SIGNATURE)
