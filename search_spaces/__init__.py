@@ -41,6 +41,7 @@ from search_spaces._params import (
     SimplexParam,
     describe_param,
     format_value,
+    start_value,
 )
 from search_spaces._plan import NarrowSpec, Plan, Stage, list_plans, load_plan
 from search_spaces._recipe import (
@@ -53,7 +54,7 @@ from search_spaces._recipe import (
     OptimConfig,
     Recipe,
 )
-from search_spaces._space import Space, list_spaces, load_space
+from search_spaces._space import Space, is_objective_path, list_spaces, load_space
 from search_spaces._vocab import (
     FAILURE_STATUSES,
     FINISHED_STATUSES,
@@ -108,6 +109,7 @@ __all__ = [
     "format_bytes",
     "format_value",
     "get_component",
+    "is_objective_path",
     "list_components",
     "list_plans",
     "list_recipes",
@@ -118,6 +120,7 @@ __all__ = [
     "metric_direction",
     "parse_override",
     "recipe_to_yaml",
+    "start_value",
     "variant_drop",
     "variant_only",
 ]

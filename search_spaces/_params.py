@@ -1,12 +1,14 @@
 """The parameter types of a search space, one frozen pydantic model each.
 
 Each model holds the rules of one parameter on its own (a non-empty, non-inverted range, a log
-range above 0, choices without duplicates, a feasible simplex); the rules that need the recipe or
-the other parameters of a space are checked by :func:`search_spaces.load_space`.
+range above 0, choices without duplicates, a feasible simplex, a ``default`` inside its range);
+the rules that need the recipe or the other parameters of a space are checked by
+:func:`search_spaces.load_space`.
 """
 
 from __future__ import annotations
 
+import math
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PositiveFloat, TypeAdapter, model_validator
@@ -21,6 +23,7 @@ __all__ = [
     "SimplexParam",
     "describe_param",
     "format_value",
+    "start_value",
 ]
 
 Scalar = str | bool | int | float | None
@@ -55,6 +58,17 @@ def _check_range(low: float, high: float, log: bool, step: float | None) -> None
             raise ValueError(f"high - low ({high - low:g}) must be a multiple of step ({step})")
 
 
+_DEFAULT_HELP = (
+    "Objective parameters only: the value the base configuration is evaluated with "
+    "(default: the midpoint of the range, the geometric one for a log range; the first choice)."
+)
+
+
+def _check_default(default: float | None, low: float, high: float) -> None:
+    if default is not None and not low <= default <= high:
+        raise ValueError(f"default ({default}) must lie within [low, high] = [{low}, {high}]")
+
+
 class FloatParam(_Param):
     """A real value in ``[low, high]``, optionally log-uniform or on a grid of ``step``."""
 
@@ -63,10 +77,12 @@ class FloatParam(_Param):
     high: float
     log: bool = False
     step: PositiveFloat | None = None
+    default: float | None = Field(None, description=_DEFAULT_HELP)
 
     @model_validator(mode="after")
     def _range(self) -> FloatParam:
         _check_range(self.low, self.high, self.log, self.step)
+        _check_default(self.default, self.low, self.high)
         return self
 
 
@@ -78,10 +94,12 @@ class IntParam(_Param):
     high: int
     log: bool = False
     step: int | None = Field(None, gt=0)
+    default: int | None = Field(None, description=_DEFAULT_HELP)
 
     @model_validator(mode="after")
     def _range(self) -> IntParam:
         _check_range(self.low, self.high, self.log, self.step)
+        _check_default(self.default, self.low, self.high)
         return self
 
 
@@ -98,10 +116,15 @@ class CategoricalParam(_Param):
 
     type: Literal["categorical"]
     choices: tuple[Scalar, ...]
+    default: Scalar = Field(None, description=_DEFAULT_HELP)
 
     @model_validator(mode="after")
     def _choices(self) -> CategoricalParam:
         _no_duplicates(self.choices)
+        if self.default is not None and self.default not in self.choices:
+            raise ValueError(
+                f"default {self.default!r} is not one of the choices {list(self.choices)}"
+            )
         return self
 
 
@@ -170,14 +193,37 @@ def format_value(x: Any) -> str:
 
 def describe_param(spec: ParamSpec) -> str:
     """The range or choices of a parameter as one short string (tables, narrowing summaries)."""
+    default = getattr(spec, "default", None)
+    tail = f" default {format_value(default)}" if default is not None else ""
     if isinstance(spec, FloatParam | IntParam):
         text = f"[{format_value(spec.low)}, {format_value(spec.high)}]"
-        return text + (f" step {format_value(spec.step)}" if spec.step is not None else "")
+        return text + (f" step {format_value(spec.step)}" if spec.step is not None else "") + tail
     if isinstance(spec, CategoricalParam):
-        return "{" + ", ".join(format_value(c) for c in spec.choices) + "}"
+        return "{" + ", ".join(format_value(c) for c in spec.choices) + "}" + tail
     if isinstance(spec, FractionOfParam):
         return "{" + ", ".join(format_value(c) for c in spec.choices) + f"}} x {spec.of}"
     parts = [
         f"{k} [{format_value(lo)}, {format_value(hi)}]" for k, (lo, hi) in spec.components.items()
     ]
     return ", ".join(parts) + f"; sum = {format_value(spec.total)}"
+
+
+def start_value(spec: ParamSpec) -> Any:
+    """Where a parameter without a base value (an objective parameter) starts: its ``default``,
+    else the midpoint of its range (the geometric one for a log range; on its step grid; rounded
+    for an int), else its first choice.
+
+    Raises:
+        ValueError: a ``fraction_of`` or ``simplex`` parameter (they take their values from the
+            recipe).
+    """
+    if isinstance(spec, CategoricalParam):
+        return spec.default if spec.default is not None else spec.choices[0]
+    if not isinstance(spec, FloatParam | IntParam):
+        raise ValueError(f"a {spec.type} parameter has no start value of its own")
+    if spec.default is not None:
+        return spec.default
+    value = math.sqrt(spec.low * spec.high) if spec.log else (spec.low + spec.high) / 2
+    if spec.step is not None:
+        value = spec.low + round((value - spec.low) / spec.step) * spec.step
+    return round(value) if isinstance(spec, IntParam) else float(value)

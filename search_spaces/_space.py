@@ -11,10 +11,24 @@ A space is a YAML file ``search_spaces/spaces/<name>.yaml`` (or any path)::
       data.stride: {type: fraction_of, of: data.tile_size, choices: [0.5, 0.75, 1.0]}
       loss.weights: {type: simplex, total: 1.0, components: {boundary: [0.1, 0.3], ...}}
 
-Every path is a dotted path of :class:`~search_spaces.Recipe`. The rules of one parameter live on
-its pydantic model; the rules that need the recipe or the other parameters (paths that exist,
-values the recipe accepts, conditions, includes) are checked by :func:`load_space`, which knows
-the file and line to blame.
+Every path is a dotted path of :class:`~search_spaces.Recipe`, except *objective parameters*,
+which a ``--trainable`` taking a ``params`` keyword argument may declare for itself::
+
+      lcbench.momentum: {type: float, low: 0.1, high: 0.99, default: 0.9}
+
+The rule: a path whose first segment is no top-level field of the recipe (``data``, ``model``,
+``loss``, ``optim``, ``memory``, ``seed``, ``name``) is an objective parameter, legal only with
+``load_space(..., objective_params=True)`` (the search's trainable takes ``params``; with the
+default ``trials:run_trial`` it is an error). It is named ``<namespace>.<name>`` (the dot makes
+it a parameter column of the tables) with a namespace that is not a near-miss of a recipe
+section (``optm.lr`` is a misspelt path), and is a ``float``, ``int`` or ``categorical``. Its
+optional ``default`` is where the base configuration starts it (else the midpoint of its range,
+or its first choice: :func:`~search_spaces.start_value`). The trainable receives
+``params={"lcbench.momentum": 0.53, ...}``: the trial's objective parameters by full name.
+
+The rules of one parameter live on its pydantic model; the rules that need the recipe or the
+other parameters (paths that exist, values the recipe accepts, conditions, includes) are checked
+by :func:`load_space`, which knows the file and line to blame.
 """
 
 from __future__ import annotations
@@ -59,9 +73,26 @@ __all__ = [
     "ParamSpec",
     "SimplexParam",
     "Space",
+    "is_objective_path",
     "list_spaces",
     "load_space",
 ]
+
+# the types an objective parameter may have: fraction_of and simplex are defined by recipe fields
+_OBJECTIVE_TYPES = ("float", "int", "categorical")
+# a namespace this close to a recipe section (difflib ratio) is taken for a misspelt section
+_NAMESPACE_CUTOFF = 0.8
+_OBJECTIVE_RULE = (
+    "only a --trainable whose function takes a `params` argument may declare parameters of its "
+    "own (objective parameters, named <namespace>.<name>); the default trainable "
+    "trials:run_trial does not"
+)
+
+
+def is_objective_path(path: str) -> bool:
+    """Whether ``path`` names an objective parameter rather than a recipe field: its first
+    segment is not a top-level field of :class:`~search_spaces.Recipe`."""
+    return path.split(".", 1)[0] not in Recipe.model_fields
 
 
 class Space(BaseModel):
@@ -76,7 +107,8 @@ class Space(BaseModel):
     includes: tuple[str, ...] = ()
 
     def paths(self) -> list[str]:
-        """The recipe paths this space sets (a simplex expanded into its components)."""
+        """The paths this space sets (a simplex expanded into its components), recipe paths and
+        objective parameters alike."""
         return [p for key in self.params for p in self.paths_of(key)]
 
     def paths_of(self, key: str) -> list[str]:
@@ -85,6 +117,10 @@ class Space(BaseModel):
         if isinstance(spec, SimplexParam):
             return [f"{key}.{c}" for c in spec.components]
         return [key]
+
+    def objective_params(self) -> list[str]:
+        """The objective parameters of this space (not recipe paths; see the module docstring)."""
+        return [key for key in self.params if is_objective_path(key)]
 
     def owner(self, path: str) -> str | None:
         """The parameter key that sets recipe ``path``, or ``None``."""
@@ -146,13 +182,19 @@ def list_spaces() -> list[str]:
     return list_named("spaces")
 
 
-def load_space(name_or_path: str | Path) -> Space:
+def load_space(name_or_path: str | Path, *, objective_params: bool = False) -> Space:
     """Load and validate a shipped space by name, or a space YAML file.
+
+    Args:
+        name_or_path: a shipped space's name or a YAML path.
+        objective_params: whether the search's trainable takes ``params``, so that paths outside
+            the recipe are objective parameters (see the module docstring); ``False`` (the
+            default trainable ``trials:run_trial``) makes any such path an error.
 
     Raises:
         ConfigError: the file, the line when known, the parameter, the field and the rule.
     """
-    return _load(str(name_or_path), ())
+    return _load(str(name_or_path), (), objective_params)
 
 
 @cache
@@ -211,7 +253,7 @@ class _File:
         return ConfigError(f"{where}: {field}: {message}")
 
 
-def _load(ref: str, chain: tuple[str, ...]) -> Space:
+def _load(ref: str, chain: tuple[str, ...], objective: bool = False) -> Space:
     data, label, text = read_named_yaml(ref, "spaces", "space")
     f = _File(label, text)
     if label in chain:
@@ -234,7 +276,7 @@ def _load(ref: str, chain: tuple[str, ...]) -> Space:
         sibling = Path(label).parent / inc
         inc_ref = str(sibling) if inc not in list_spaces() and sibling.is_file() else inc
         try:
-            sub = _load(inc_ref, (*chain, label))
+            sub = _load(inc_ref, (*chain, label), objective)
         except ConfigError as exc:
             if str(exc).startswith(f"unknown space {inc!r}"):
                 msg = f"unknown space {inc!r}; known spaces: {', '.join(list_spaces())}"
@@ -242,7 +284,9 @@ def _load(ref: str, chain: tuple[str, ...]) -> Space:
             raise
         for key, spec in sub.params.items():
             _add(f, params, origin, key, spec, sub.source, ("include",))
-    own = {str(path): _parse_param(f, str(path), raw) for path, raw in raw_params.items()}
+    own = {
+        str(path): _parse_param(f, str(path), raw, objective) for path, raw in raw_params.items()
+    }
     for key, spec in own.items():
         _add(f, params, origin, key, spec, label, ("params", key))
     space = Space(
@@ -285,7 +329,7 @@ def _add(f: _File, params: dict, origin: dict, key: str, spec: Any, src: str, lo
     params[key] = spec
 
 
-def _parse_param(f: _File, path: str, raw: Any) -> ParamSpec:
+def _parse_param(f: _File, path: str, raw: Any, objective: bool = False) -> ParamSpec:
     loc = ("params", path)
     if not isinstance(raw, Mapping):
         raise f.error(
@@ -295,7 +339,9 @@ def _parse_param(f: _File, path: str, raw: Any) -> ParamSpec:
         raise f.error(
             (*loc, "type"), f"unknown type {raw.get('type')!r}; valid: {', '.join(PARAM_TYPES)}"
         )
-    if raw["type"] == "simplex":
+    if is_objective_path(path):
+        _check_objective_path(f, path, str(raw["type"]), objective)
+    elif raw["type"] == "simplex":
         if not any(p.startswith(f"{path}.") for p in _recipe_paths()):
             sections = {p.rsplit(".", 1)[0] for p in _recipe_paths()}
             raise f.error(loc, _unknown_path(path, "section", sections))
@@ -308,20 +354,87 @@ def _parse_param(f: _File, path: str, raw: Any) -> ParamSpec:
         field = tuple(err["loc"][1:])  # [0] is the union tag
         got = f" (got {err['input']!r})" if field and not isinstance(err["input"], dict) else ""
         raise f.error((*loc, *field), f"{err['msg'].removeprefix('Value error, ')}{got}") from None
-    return _check_values(f, path, spec)
+    if is_objective_path(path):
+        return _with_update(f, path, spec, _check_when(f, path, spec, objective))
+    if getattr(spec, "default", None) is not None:
+        raise f.error(
+            (*loc, "default"),
+            "a recipe parameter starts at the base recipe's value (change it with --set); "
+            "'default' is for objective parameters only",
+        )
+    return _check_values(f, path, spec, objective)
 
 
-def _check_values(f: _File, path: str, spec: ParamSpec) -> ParamSpec:
-    """The recipe's own rules applied to every bound and choice; choices get the field's type."""
+def _check_objective_path(f: _File, path: str, kind: str, objective: bool) -> None:
+    """The rules of a path outside the recipe (an objective parameter), in the order a user
+    most likely broke them: a misspelt recipe path, no trainable that takes ``params``, then
+    the form of the name and the type."""
+    loc = ("params", path)
+    head = path.split(".", 1)[0]
+    sections = list(Recipe.model_fields)
+    close = difflib.get_close_matches(head, sections, n=1, cutoff=_NAMESPACE_CUTOFF)
+    if not objective:
+        raise f.error(loc, f"{_unknown_path(path, 'parameter path')}; {_OBJECTIVE_RULE}")
+    if close:
+        raise f.error(
+            loc,
+            f"{_unknown_path(path, 'parameter path')}; its namespace {head!r} is too close to "
+            f"the recipe section {close[0]!r} to name objective parameters: give them a "
+            "namespace of their own (e.g. mlp.momentum)",
+        )
+    if "." not in path or not all(path.split(".")):
+        raise f.error(
+            loc,
+            f"objective parameter {path!r}: name it <namespace>.<name> (e.g. mlp.{path}); "
+            "the dot is what makes it a parameter column of the tables",
+        )
+    if kind not in _OBJECTIVE_TYPES:
+        raise f.error(
+            (*loc, "type"),
+            f"objective parameter {path!r}: type {kind!r} sets recipe fields; an objective "
+            f"parameter is one of {', '.join(_OBJECTIVE_TYPES)}",
+        )
+
+
+def _check_when(f: _File, path: str, spec: ParamSpec, objective: bool) -> dict[str, Any]:
+    """Condition targets exist and their values fit the recipe field (converted to its type);
+    a target that is an objective parameter is checked against the space by
+    :func:`_check_links`."""
     loc = ("params", path)
     update: dict[str, Any] = {}
     for target, allowed in (spec.when or {}).items():
+        if is_objective_path(target):
+            if not objective:
+                message = _unknown_path(target, "condition path")
+                raise f.error((*loc, "when", target), f"{message}; {_OBJECTIVE_RULE}")
+            continue
         if target not in _recipe_paths():
             raise f.error((*loc, "when", target), _unknown_path(target, "condition path"))
         try:
-            update.setdefault("when", {})[target] = tuple(_accepted(target, v) for v in allowed)
+            update.setdefault("when", {**(spec.when or {})})[target] = tuple(
+                _accepted(target, v) for v in allowed
+            )
         except ValueError as exc:
             raise f.error((*loc, "when", target), str(exc)) from None
+    return update
+
+
+def _with_update(f: _File, path: str, spec: ParamSpec, update: dict[str, Any]) -> ParamSpec:
+    if not update:
+        return spec
+    try:
+        return PARAM_ADAPTER.validate_python({**spec.model_dump(), **update})
+    except ValidationError as exc:
+        msg = exc.errors()[0]["msg"].removeprefix("Value error, ")
+        raise f.error(
+            ("params", path, "choices"), f"{msg} (after conversion to the field's type)"
+        ) from None
+
+
+def _check_values(f: _File, path: str, spec: ParamSpec, objective: bool = False) -> ParamSpec:
+    """The recipe's own rules applied to every bound and choice; choices get the field's type."""
+    loc = ("params", path)
+    update = _check_when(f, path, spec, objective)
     if isinstance(spec, FloatParam | IntParam):
         if isinstance(spec, FloatParam) and _is_int_field(path):
             raise f.error((*loc, "type"), f"{path} is an integer field: use type: int")
@@ -353,13 +466,7 @@ def _check_values(f: _File, path: str, spec: ParamSpec) -> ParamSpec:
                     _accepted(f"{path}.{name}", value)
                 except ValueError as exc:
                     raise f.error((*loc, "components", name), str(exc)) from None
-    if not update:
-        return spec
-    try:
-        return PARAM_ADAPTER.validate_python({**spec.model_dump(), **update})
-    except ValidationError as exc:
-        msg = exc.errors()[0]["msg"].removeprefix("Value error, ")
-        raise f.error((*loc, "choices"), f"{msg} (after conversion to the field's type)") from None
+    return _with_update(f, path, spec, update)
 
 
 def _candidates(space: Space, path: str) -> list[Any]:
@@ -381,6 +488,14 @@ def _check_links(f: _File, space: Space, key: str) -> None:
         if target in space.paths_of(key):
             raise f.error((*loc, "when"), f"{key} cannot be conditional on itself")
         target_spec = space.params.get(space.owner(target) or "")
+        if is_objective_path(target) and (target_spec is None or target_spec.when):
+            # the recipe holds no value of an objective parameter to test instead
+            why = "is not a parameter of this space" if target_spec is None else "is conditional"
+            raise f.error(
+                (*loc, "when", target),
+                f"objective parameter {target} {why}; a condition may test an objective "
+                "parameter only if the space samples it in every trial",
+            )
         if isinstance(target_spec, CategoricalParam):
             choices = target_spec.choices
             never = [v for v in allowed if v not in choices]

@@ -11,6 +11,12 @@ its base value.
 Values that a parameter depends on (a condition's path, a fraction's ``of``) are looked up in this
 order: drawn in the same trial, then ``fixed`` (values a stage holds fixed, e.g. inherited from
 the best configuration so far), then ``base`` (the flattened base recipe).
+
+Objective parameters (paths outside the recipe, for a trainable that takes ``params``) are drawn
+like any other under their own names. The recipe has no value for them: :func:`base_point`
+starts them at :func:`search_spaces.start_value` (the space's ``default``, else the midpoint or
+the first choice), so the base configuration is a whole point, the same in every search, rather
+than one whose missing coordinates the sampler would fill at random.
 """
 
 from __future__ import annotations
@@ -38,6 +44,8 @@ from search_spaces import (
     ParamSpec,
     SimplexParam,
     Space,
+    is_objective_path,
+    start_value,
 )
 
 __all__ = [
@@ -335,7 +343,8 @@ def base_point(
     categorical value that is not a choice becomes the nearest numeric choice, or the first
     one; a ``fraction_of`` value becomes the nearest fraction; simplex weights that do not sum
     to ``total`` are rescaled (stage1pp's seven weights sum to 1.1), then fitted into the
-    component ranges when they leave them.
+    component ranges when they leave them. An objective parameter, which the recipe does not
+    hold, starts at :func:`search_spaces.start_value` (with a note unless it is its default).
 
     Args:
         space: the search space.
@@ -358,12 +367,22 @@ def base_point(
         elif isinstance(spec, FractionOfParam):
             _base_fraction(key, spec, fixed, base, point, values, notes)
         else:
-            current = _lookup(key, {}, fixed, base)
-            value = _base_value(spec, current)
-            if value != current:
-                notes.append(
-                    f"{key}: base value {current!r} is outside the space; starting at {value!r}"
-                )
+            current = _lookup(key, {}, fixed, base, lenient=is_objective_path(key))
+            if current is _UNKNOWN:
+                value = _base_value(spec, start_value(spec))  # a narrowed range may move it
+                default = getattr(spec, "default", None)
+                if value != default:
+                    where = f"default {default!r}" if default is not None else "no default"
+                    notes.append(
+                        f"{key}: an objective parameter ({where}), not in the recipe; "
+                        f"starting at {value!r}"
+                    )
+            else:
+                value = _base_value(spec, current)
+                if value != current:
+                    notes.append(
+                        f"{key}: base value {current!r} is outside the space; starting at {value!r}"
+                    )
             point[key] = value
             values[key] = value
     return point, notes

@@ -1,4 +1,9 @@
-"""The effective parameters of a trial as Optuna tools should see them (the exported journal)."""
+"""The effective parameters of a trial as Optuna tools should see them (the exported journal).
+
+Objective parameters (paths outside the recipe, for a trainable that takes ``params``) are
+drawn under their own names with their own distributions, so they appear in the journal as they
+do in the tables.
+"""
 
 from __future__ import annotations
 
@@ -19,8 +24,9 @@ __all__ = ["StudyParams", "effective_distributions"]
 
 
 def effective_distributions(space: Space, base: Mapping[str, Any]) -> dict[str, BaseDistribution]:
-    """The Optuna distribution of every effective value (by recipe path): a range's own, a
-    simplex component's bounds, and the values a ``fraction_of`` parameter can take."""
+    """The Optuna distribution of every effective value (by recipe path, or by name for an
+    objective parameter): a range's own, a simplex component's bounds, and the values a
+    ``fraction_of`` parameter can take."""
     raw = raw_distributions(space)
     out: dict[str, BaseDistribution] = {}
     for key, spec in space.params.items():

@@ -1,7 +1,17 @@
 """Trial and curve tables of an experiment: ``trials.parquet`` and ``curves.parquet``.
 
-One row per trial (effective parameters by dotted path, raw Optuna parameters, status, epochs
-reached, final and best metrics, peak memory, time, node) and one row per trial and epoch.
+One row per trial (effective parameters by dotted path, objective parameters by their names,
+raw Optuna parameters, status, epochs reached, final and best metrics, peak memory, time, node,
+and what the trainable's returned summary adds) and one row per trial and epoch (its metrics,
+``timestamp``: the Unix time in seconds at which the epoch was reported, and ``time_total_s``:
+the seconds the trial had run by then, Ray's count).
+
+The summary a trainable returns reaches the trial's row (see :mod:`harness.tune._trainable`): its
+final metrics fill the ``final.<metric>`` columns the last epoch does not have (the last epoch's
+own values win: they are what the scheduler and the searcher saw), and its other scalar fields
+become columns of their own name (``n_params``, ``device``, anything a trainable returns) unless
+the table already has that column; ``peak_memory_bytes`` and ``images_per_s`` are the summary's
+when it gives them. Nested values other than ``final`` and lists are left out.
 
 A :class:`TrialRecord` is everything known of one trial; :func:`build_tables` is the one place
 that turns records into rows. Records come from Ray's callback events while a run goes on
@@ -17,12 +27,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 from ray.tune.result import AUTO_RESULT_KEYS, DONE, SHOULD_CHECKPOINT, TRIAL_ID
 
 from harness.tune._ray_compat import result_grid_trial_states
 from harness.tune._searcher import STATUS_KEY, classify
-from harness.tune._trainable import RAW_MARK
+from harness.tune._trainable import (
+    HELD_EPOCH_KEY,
+    MISSING_METRIC_KEY,
+    RAW_MARK,
+    REPORT_TIME_KEY,
+    SUMMARY_PREFIX,
+)
 from search_spaces import SUCCESS_STATUSES, TrialStatus
 
 __all__ = [
@@ -48,9 +65,27 @@ _NOT_METRICS = frozenset(
         "node_id",
         "attempts",
         STATUS_KEY,
+        REPORT_TIME_KEY,
+        HELD_EPOCH_KEY,
+        MISSING_METRIC_KEY,
     }
 )
 _COSTS = ("peak_memory_bytes", "wall_time_s", "images_per_s")
+# Ray's bookkeeping that curves.parquet keeps per epoch, so that epochs of parallel trials can be
+# ordered (analysis/render/_anytime.py reads them)
+TIMESTAMP, TIME_TOTAL = "timestamp", "time_total_s"
+
+
+def _held(record: Mapping[str, Any]) -> bool:
+    """Whether a final record carries the last epoch's report too (a NaN in a table is not)."""
+    value = record.get(HELD_EPOCH_KEY)
+    return isinstance(value, bool | np.bool_) and bool(value)
+
+
+def _summary_get(summary: Mapping[str, Any], key: str, default: Any = None) -> Any:
+    """A summary field from a final record: sent under :data:`SUMMARY_PREFIX`, or at the top
+    level (records written before the prefix, the ablation's inline runner)."""
+    return summary.get(f"{SUMMARY_PREFIX}{key}", summary.get(key, default))
 
 
 @dataclass
@@ -61,7 +96,8 @@ class TrialRecord:
         trial_id: Ray's id.
         config: the trial's config (effective recipe values by dotted path, raw parameters).
         results: its reports in order: one per epoch (status ``running``), then the final
-            record its trainable sends with how it ended.
+            record its trainable sends with how it ended (which carries the last epoch's report
+            too when the trial reached its last epoch: ``HELD_EPOCH_KEY``).
         error: one line saying why the trial errored (:func:`error_line`), else ``None``.
         done: ``False`` while the trial runs or when an interruption left it unfinished.
     """
@@ -81,20 +117,26 @@ class TrialRecord:
         """
         by_epoch: dict[int, dict[str, Any]] = {}
         for r in self.results:
-            if r.get(STATUS_KEY, TrialStatus.RUNNING) == TrialStatus.RUNNING:
+            if r.get(STATUS_KEY, TrialStatus.RUNNING) == TrialStatus.RUNNING or _held(r):
                 by_epoch[int(r.get("epoch", 0))] = r
         return [by_epoch[e] for e in sorted(by_epoch)]
 
     def summary(self) -> dict[str, Any]:
         """The trainable's final record (empty when the trial sent none)."""
         last = self.results[-1] if self.results else {}
-        return last if last.get(STATUS_KEY, TrialStatus.RUNNING) != TrialStatus.RUNNING else {}
+        final = last.get(STATUS_KEY, TrialStatus.RUNNING) != TrialStatus.RUNNING or _held(last)
+        return last if final else {}
 
     def status(self, max_epochs: int) -> TrialStatus:
-        """How the trial ended (:func:`harness.tune.classify`), or ``running``."""
+        """How the trial ended (:func:`harness.tune.classify`; for a trial whose last epoch came
+        with its summary, the status the trainable returned), or ``running``."""
         if not self.done:
             return TrialStatus.RUNNING
         last = self.results[-1] if self.results else None
+        if last is not None and _held(last) and self.error is None:
+            returned = last.get(f"{SUMMARY_PREFIX}status")
+            if returned in {str(s) for s in TrialStatus}:
+                return TrialStatus(returned)
         return classify(last, max_epochs, errored=self.error is not None)
 
 
@@ -120,9 +162,13 @@ def _is_metric(key: str, value: Any) -> bool:
     return (
         key not in _NOT_METRICS
         and key != "epoch"
-        and not key.startswith("config/")
+        and not key.startswith(("config/", SUMMARY_PREFIX))
         and _is_number(value)
     )
+
+
+def _number_or_nan(value: Any) -> float:
+    return float(value) if _is_number(value) else math.nan
 
 
 def _curve_rows(rec: TrialRecord, epochs: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -130,6 +176,10 @@ def _curve_rows(rec: TrialRecord, epochs: list[dict[str, Any]]) -> list[dict[str
     for r in epochs:
         row = {"trial_id": rec.trial_id, "epoch": int(r.get("epoch", 0))}
         row.update({k: v for k, v in r.items() if _is_metric(k, v)})
+        # the trainable's own report time (sub-second), else Ray's (whole seconds)
+        reported = _number_or_nan(r.get(REPORT_TIME_KEY))
+        row[TIMESTAMP] = reported if not math.isnan(reported) else _number_or_nan(r.get(TIMESTAMP))
+        row[TIME_TOTAL] = _number_or_nan(r.get(TIME_TOTAL))
         rows.append(row)
     return rows
 
@@ -165,9 +215,11 @@ def _cost_columns(rec: TrialRecord, epochs: list[dict[str, Any]]) -> dict[str, A
     counts = [summary.get("attempts")] + [r.get("attempt") for r in epochs]
     counts = [int(c) for c in counts if _is_number(c) and not math.isnan(c)]
     return {
-        "peak_memory_bytes": summary.get("peak_memory_bytes", max(peaks) if peaks else math.nan),
+        "peak_memory_bytes": _summary_get(
+            summary, "peak_memory_bytes", max(peaks) if peaks else math.nan
+        ),
         "wall_time_s": last.get("time_total_s", math.nan),
-        "images_per_s": summary.get("images_per_s", final.get("images_per_s", math.nan)),
+        "images_per_s": _summary_get(summary, "images_per_s", final.get("images_per_s", math.nan)),
         "node_ip": last.get("node_ip"),
         "node_id": nodes[-1] if nodes else None,
         "attempts": max(counts, default=1),
@@ -183,7 +235,21 @@ def _trial_row(rec: TrialRecord, metric: str, mode: str, max_epochs: int) -> dic
     row["epochs"] = max((int(r.get("epoch", 0)) for r in epochs), default=0)
     row.update(_metric_columns(epochs, metric, mode))
     row.update(_cost_columns(rec, epochs))
+    for key, value in _summary_columns(rec.summary()).items():
+        row.setdefault(key, value)  # the table's own columns win
     return row
+
+
+def _summary_columns(summary: Mapping[str, Any]) -> dict[str, Any]:
+    """The columns the trainable's returned summary adds (module docstring)."""
+    out = {}
+    for key, value in summary.items():
+        if not isinstance(key, str) or not key.startswith(SUMMARY_PREFIX):
+            continue
+        if value is None or (isinstance(value, float) and math.isnan(value)):
+            continue  # a field this trial's summary did not have (a NaN of Ray's table)
+        out[key[len(SUMMARY_PREFIX) :]] = value
+    return out
 
 
 def build_tables(

@@ -1,10 +1,32 @@
 """The thin Ray function trainable around a ``run_trial``-shaped function.
 
 Any function ``fn(recipe, report, **kwargs)`` can be searched (``--trainable module:function``):
-``trials.run_trial`` by default, analytic objectives in tests and benchmarks. The wrapper turns
-the trial's config (effective recipe values by dotted path) into a recipe, forwards each epoch's
-metrics to ``ray.tune.report`` and, when the function returns, reports one final record with the
-trial's status so the searcher can tell Optuna how the trial ended.
+``trials.run_trial`` by default, analytic objectives in tests and benchmarks. ``module`` is
+imported as ``python -m`` would: the driver's working directory is on ``sys.path``, in the driver
+and in every Ray worker (which runs elsewhere), so a module next to where the search was started
+works. The wrapper turns the trial's config (effective recipe values by dotted path) into a
+recipe, forwards each epoch's metrics to ``ray.tune.report`` and, when the function returns,
+reports one final record with the trial's status so the searcher can tell Optuna how the trial
+ended.
+
+Objective parameters (a space's paths outside the recipe, see :mod:`search_spaces._space`) are
+not recipe values: a function that takes ``params`` receives them as
+``params={"lcbench.momentum": 0.53, ...}`` (every objective parameter active in the trial, by its
+full dotted name; ``{}`` when the space has none).
+
+The last epoch's report (epoch ``optim.epochs`` of the base recipe, which a search stage sets to
+the scheduler's ``max_t``) is held back until the function returns and then sent once, merged
+with the summary the function returned: a scheduler stops a trial as soon as it reports its
+``max_t``, so a separate final record sent after it would never arrive and the summary
+(``final``, ``peak_memory_bytes``, anything else) would be lost. The scheduler and the searcher
+see the same epochs and values as before, the last one a little later and still ``running``
+(a run that reached ``max_t`` is complete, :func:`harness.tune.classify`); only a failure status
+(an exception after the last report) replaces ``running``, so that Optuna hears of the failure.
+The held report keeps its own time (:data:`REPORT_TIME_KEY`, and ``time_this_iter_s`` for Ray's
+``time_total_s``) and is marked with :data:`HELD_EPOCH_KEY`, so the tables take it as the last
+epoch and as the summary. The summary travels under :data:`SUMMARY_PREFIX` keys (its status as
+``summary/status``), apart from the epoch's metrics of the same name (``images_per_s`` of the
+last epoch is not that of the whole run).
 
 Fault tolerance: a function that takes ``checkpoint_fn`` gets one that stores its state after each
 epoch as a Ray checkpoint attached to that epoch's report; one that takes ``resume_state`` is given
@@ -15,26 +37,38 @@ the Ray node that ran it (``node_id``), so the tables say where each trial ran.
 
 from __future__ import annotations
 
-import importlib
 import inspect
 import math
 import os
 import pickle
 import shutil
 import tempfile
+import time
 import traceback
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from harness._trainables import resolve_trainable, takes_params
 from harness.tune._searcher import STATUS_KEY
-from search_spaces import ConfigError, TrialStatus, apply_overrides
+from search_spaces import (
+    SUCCESS_STATUSES,
+    ConfigError,
+    TrialStatus,
+    apply_overrides,
+    is_objective_path,
+)
 
 __all__ = [
+    "HELD_EPOCH_KEY",
     "MISSING_METRIC_KEY",
     "RAW_MARK",
+    "REPORT_TIME_KEY",
+    "SUMMARY_PREFIX",
     "effective_config",
     "make_ray_trainable",
+    "objective_config",
     "resolve_trainable",
+    "takes_params",
     "trial_dirname",
 ]
 
@@ -48,31 +82,16 @@ MISSING_METRIC_KEY = "harness_missing_metric"
 # trials.train._faults.FAULT_ENV, spelled out: importing trials would load torch in every worker,
 # also those of analytic objectives that never touch it
 FAULT_ENV = "HARNESS_FAULT_INJECT"
-
-
-def resolve_trainable(spec: str) -> Callable[..., Any]:
-    """Import ``module:function`` and check that it can be called as ``fn(recipe, report)``.
-
-    Raises:
-        ConfigError: malformed spec, module or function not found, or a wrong signature.
-    """
-    module_name, sep, func_name = spec.partition(":")
-    if not sep or not module_name or not func_name:
-        raise ConfigError(f"--trainable {spec!r}: expected module:function, e.g. trials:run_trial")
-    try:
-        module = importlib.import_module(module_name)
-    except ImportError as exc:
-        raise ConfigError(f"--trainable {spec!r}: cannot import {module_name!r} ({exc})") from None
-    fn = getattr(module, func_name, None)
-    if not callable(fn):
-        raise ConfigError(f"--trainable {spec!r}: {module_name} has no function {func_name!r}")
-    try:
-        inspect.signature(fn).bind(None, None)
-    except TypeError:
-        raise ConfigError(
-            f"--trainable {spec!r}: must accept (recipe, report) like trials.run_trial"
-        ) from None
-    return fn
+# Unix time (float seconds) at which the function reported an epoch; Ray's own ``timestamp`` is
+# whole seconds taken when the report reaches Ray, too coarse to order parallel trials' epochs
+REPORT_TIME_KEY = "harness_reported_at"
+# in the final record when it carries the last epoch's report (held back until the function
+# returned): that record is an epoch of the curve as well as the trial's summary
+HELD_EPOCH_KEY = "harness_held_epoch"
+# the summary the function returned, in the final record: ``summary/<field>`` for its scalar
+# fields, ``summary/final.<metric>`` for its final metrics
+SUMMARY_PREFIX = "summary/"
+_BOOKKEEPING = ("status", "error", "attempts")
 
 
 def trial_dirname(trial_id: str) -> str:
@@ -81,8 +100,14 @@ def trial_dirname(trial_id: str) -> str:
 
 
 def effective_config(config: Mapping[str, Any]) -> dict[str, Any]:
-    """The recipe values of a trial config (raw Optuna parameters dropped)."""
-    return {k: v for k, v in config.items() if RAW_MARK not in k}
+    """The recipe values of a trial config (raw Optuna parameters and objective parameters
+    dropped)."""
+    return {k: v for k, v in config.items() if RAW_MARK not in k and not is_objective_path(k)}
+
+
+def objective_config(config: Mapping[str, Any]) -> dict[str, Any]:
+    """The objective parameters of a trial config, by full dotted name (what ``params`` gets)."""
+    return {k: v for k, v in config.items() if RAW_MARK not in k and is_objective_path(k)}
 
 
 def _numbers(metrics: Mapping[str, Any]) -> dict[str, float]:
@@ -91,6 +116,53 @@ def _numbers(metrics: Mapping[str, Any]) -> dict[str, float]:
         if isinstance(value, bool | int | float):
             out[key] = float(value)
     return out
+
+
+def _summary_fields(summary: Mapping[str, Any]) -> dict[str, Any]:
+    """The summary's scalar fields (numbers as floats, short strings, flags) and its final
+    metrics, under :data:`SUMMARY_PREFIX`; lists and other nested values are left out."""
+    out: dict[str, Any] = {}
+    for key, value in summary.items():
+        if key in _BOOKKEEPING:
+            continue
+        if key == "final" and isinstance(value, Mapping):
+            out.update({f"{SUMMARY_PREFIX}final.{k}": v for k, v in _numbers(value).items()})
+        elif isinstance(value, bool):
+            out[f"{SUMMARY_PREFIX}{key}"] = value
+        elif isinstance(value, int | float):
+            out[f"{SUMMARY_PREFIX}{key}"] = float(value)
+        elif isinstance(value, str):
+            out[f"{SUMMARY_PREFIX}{key}"] = value[:500]
+    return out
+
+
+def _final_record(
+    summary: Mapping[str, Any], held: Mapping[str, Any] | None, metric: str, node_id: str
+) -> dict[str, Any]:
+    """The record sent when the function has returned: the held last epoch's report (or, when
+    none was held, the final metrics and costs as the last epoch's repetition), the summary
+    under :data:`SUMMARY_PREFIX`, and how the trial ended (module docstring)."""
+    status = str(summary.get("status", TrialStatus.COMPLETED))
+    if held is not None:
+        record: dict[str, Any] = {**held, HELD_EPOCH_KEY: True, f"{SUMMARY_PREFIX}status": status}
+        if status in SUCCESS_STATUSES:
+            status = str(TrialStatus.RUNNING)  # the last epoch, as the scheduler always saw it
+    else:
+        final = _numbers(summary.get("final") or {})
+        costs = _numbers({k: summary[k] for k in _SUMMARY_FIELDS if k in summary})
+        record = {**final, **costs, "epoch": int(summary.get("epochs", 0))}
+        record.setdefault(metric, math.nan)
+    record.update(_summary_fields(summary))
+    record.update(
+        {
+            STATUS_KEY: status,
+            "error": str(summary.get("error") or ""),
+            "pid": os.getpid(),
+            "node_id": node_id,
+            "attempts": len(summary.get("attempts") or []) or 1,
+        }
+    )
+    return record
 
 
 def make_ray_trainable(
@@ -111,8 +183,12 @@ def make_ray_trainable(
             (``best.pt``) go. Ray's ``get_trial_dir()`` is a staging directory whose files Ray
             does not keep, so the trial writes to the experiment directory itself.
     """
-    resolve_trainable(trainable)  # fail in the driver, not in every worker
+    # the driver's working directory, importable in the workers as it is here (python -m)
+    search_dir = os.getcwd()
+    resolve_trainable(trainable, search_dir)  # fail in the driver, not in every worker
     base = dict(base_recipe)
+    # the stage's max_t (stage_recipe sets it): a report of this epoch is held (module docstring)
+    last_epoch = int(base.get("optim", {}).get("epochs", 0)) or math.inf
     # Fault injection (tests only) is switched on in the driver's environment, never by a trial's
     # config; it is carried to the workers here because they do not share the driver's env.
     fault = os.environ.get(FAULT_ENV) or None
@@ -126,10 +202,20 @@ def make_ray_trainable(
         else:
             os.environ[FAULT_ENV] = fault
         node_id = ray.get_runtime_context().get_node_id()
-        fn = resolve_trainable(trainable)
-        recipe = apply_overrides(base, effective_config(config), source="trial config")
+        fn = resolve_trainable(trainable, search_dir)
         accepted = inspect.signature(fn).parameters
+        objective = objective_config(config)
         kwargs: dict[str, Any] = {}
+        if takes_params(fn):
+            kwargs["params"] = objective
+        elif objective:
+            # load_space(..., objective_params=takes_params(...)) refuses such a space before
+            # Ray starts; this is the last line of defence
+            raise ConfigError(
+                f"trial config: objective parameters {', '.join(sorted(objective))} are not "
+                f"recipe paths, and --trainable {trainable!r} takes no `params` argument"
+            )
+        recipe = apply_overrides(base, effective_config(config), source="trial config")
         if experiment_dir:
             trial_dir = os.path.join(
                 experiment_dir, trial_dirname(tune.get_context().get_trial_id())
@@ -157,9 +243,24 @@ def make_ray_trainable(
             ):
                 kwargs["resume_state"] = pickle.load(fh)  # written by checkpoint_fn below
 
-        reached = {"epoch": 0, "in_ray": False}
+        reached: dict[str, Any] = {"epoch": 0, "in_ray": False, "sent_at": time.time()}
+        # the last epoch's (record, checkpoint folder), sent with the summary (module docstring)
+        held: list[tuple[dict[str, Any], str | None]] = []
+
+        def send(record: dict[str, Any], folder: str | None) -> None:
+            reached["in_ray"], reached["sent_at"] = True, time.time()
+            try:
+                if folder is None:
+                    tune.report(record)
+                else:
+                    tune.report(record, checkpoint=tune.Checkpoint.from_directory(folder))
+            finally:
+                if folder is not None:
+                    shutil.rmtree(folder, ignore_errors=True)  # Ray has persisted its own copy
+            reached["in_ray"] = False
 
         def report(epoch: int, metrics: Mapping[str, Any]) -> None:
+            now = time.time()
             record: dict[str, Any] = _numbers(metrics)
             if metric not in record:
                 # the search's metric is not among what this trainable reports: the driver's
@@ -171,18 +272,18 @@ def make_ray_trainable(
                 "epoch": int(epoch),
                 STATUS_KEY: str(TrialStatus.RUNNING),
                 "node_id": node_id,
+                REPORT_TIME_KEY: now,
             }
-            reached["epoch"], reached["in_ray"] = int(epoch), True
+            reached["epoch"] = int(epoch)
             folder = pending.pop(int(epoch), None)
-            try:
-                if folder is None:
-                    tune.report(record)
-                else:
-                    tune.report(record, checkpoint=tune.Checkpoint.from_directory(folder))
-            finally:
-                if folder is not None:
-                    shutil.rmtree(folder, ignore_errors=True)  # Ray has persisted its own copy
-            reached["in_ray"] = False
+            while held:  # an epoch reported after the held one: the held one was not the last
+                send(*held.pop())
+            if int(epoch) >= last_epoch:
+                # Ray's time_total_s counts to this moment, not to when the record is sent
+                record["time_this_iter_s"] = now - reached["sent_at"]
+                held.append((record, folder))
+            else:
+                send(record, folder)
 
         try:
             summary = fn(recipe, report, **kwargs)
@@ -199,21 +300,8 @@ def make_ray_trainable(
             }
         if hasattr(summary, "to_dict"):
             summary = summary.to_dict()
-        summary = dict(summary or {})
-        final = _numbers(summary.get("final") or {})
-        record = {**final, **_numbers({k: summary[k] for k in _SUMMARY_FIELDS if k in summary})}
-        record.setdefault(metric, math.nan)
-        record.update(
-            {
-                "epoch": int(summary.get("epochs", 0)),
-                STATUS_KEY: str(summary.get("status", TrialStatus.COMPLETED)),
-                "error": str(summary.get("error") or ""),
-                "pid": os.getpid(),
-                "node_id": node_id,
-                "attempts": len(summary.get("attempts") or []) or 1,
-            }
-        )
-        tune.report(record)
+        record, folder = held.pop() if held else (None, None)
+        send(_final_record(dict(summary or {}), record, metric, node_id), folder)
 
     harness_trial.__name__ = "harness_trial"
     return harness_trial
