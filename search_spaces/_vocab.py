@@ -46,7 +46,9 @@ class TrialStatus(StrEnum):
 
 #: trials whose score is final and comparable (Optuna's COMPLETE)
 SUCCESS_STATUSES = frozenset({TrialStatus.COMPLETED, TrialStatus.EARLY_STOPPED})
-#: trials that could not go on (Optuna's FAIL); the tables keep which one
+#: trials that could not go on (Optuna's FAIL, except memory_cap: told PRUNED with its peak
+#: memory against the cap as a constraint, so TPE learns the infeasible region); the tables
+#: keep which one
 FAILURE_STATUSES = frozenset(
     {
         TrialStatus.MEMORY_CAP,

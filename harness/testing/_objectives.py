@@ -20,12 +20,15 @@ import numpy as np
 from search_spaces import TrialStatus
 
 __all__ = [
+    "ALLOCATING_SAMPLE_BYTES",
     "HARTMANN3_ARGMAX",
     "HARTMANN3_MAX",
     "HARTMANN3_PATHS",
     "LOG_LR_OPTIMUM",
     "WEIGHTS_OPTIMUM",
+    "AddedRss",
     "allocating",
+    "allocating_bytes",
     "hartmann3",
     "instant",
     "log_lr_bowl",
@@ -39,6 +42,8 @@ __all__ = [
 ReportFn = Callable[[int, Mapping[str, float]], Any]
 
 LOG_LR_OPTIMUM = -3.7
+# what ``allocating`` holds per sample at data.image_size 64
+ALLOCATING_SAMPLE_BYTES = 64 * 2**20
 # inside the loss_weights space's ranges and on the simplex
 WEIGHTS_OPTIMUM = {
     "focal_tversky": 0.45,
@@ -105,25 +110,58 @@ def instant(recipe: Any, report: ReportFn, **_: Any) -> dict[str, Any]:
     return {"status": TrialStatus.COMPLETED, "epochs": 1, "final": {"score": 0.0}}
 
 
-def allocating(recipe: Any, report: ReportFn, **_: Any) -> dict[str, Any]:
-    """Holds ``data.batch_size x 64 MiB`` under the real memory guard, one epoch per report.
+class AddedRss:
+    """A memory-guard sampler: this process's RSS above its level when the sampler was made."""
 
-    With ``memory.cap`` set, large batch sizes breach it and the trial ends with status
-    ``memory_cap`` exactly as ``run_trial`` does; small ones complete.
+    kind = "rss_added"
+
+    def __init__(self) -> None:
+        from trials.memory import RssSampler
+
+        self._rss = RssSampler()
+        self._start = self._rss()
+
+    def __call__(self) -> int:
+        return max(0, self._rss() - self._start)
+
+
+def allocating_bytes(recipe: Any) -> int:
+    """What :func:`allocating` holds: ``data.batch_size x 64 MiB x (data.image_size / 64)^2``.
+
+    Activations grow with the batch and with the area of the network's input, so the two
+    parameters trade against each other under a cap (64 MiB per sample at cpu_demo's 64 px).
     """
-    import numpy as np
+    return recipe.data.batch_size * _allocating_sample_bytes(recipe)
 
+
+def _allocating_sample_bytes(recipe: Any) -> int:
+    # whole 8-byte floats, at least one
+    return max(8, (ALLOCATING_SAMPLE_BYTES * recipe.data.image_size**2 // 64**2) // 8 * 8)
+
+
+def allocating(recipe: Any, report: ReportFn, **_: Any) -> dict[str, Any]:
+    """Holds :func:`allocating_bytes` (one sample at a time, pages touched) under the real memory
+    guard, then reports one epoch per ``optim.epochs`` with ``score = data.batch_size``.
+
+    The guard measures the process RSS the trial added (:class:`AddedRss`), so the cap applies
+    to what the trial holds, whatever the Ray worker held before it (about 1 GB here, and not the
+    same on every machine). With ``memory.cap`` set, large batches of large inputs breach it and
+    the trial ends with status ``memory_cap`` exactly as ``run_trial`` does; small ones complete.
+    The summary carries the guard's peak (``peak_memory_bytes``) and each epoch's report the peak
+    so far (``memory_peak_bytes``), as ``run_trial``'s do.
+    """
     from search_spaces import MemoryCapExceeded
     from trials.memory import MemoryGuard
 
     held: list[Any] = []
-    guard = MemoryGuard(recipe.memory, "cpu")
+    guard = MemoryGuard(recipe.memory, "cpu", sampler=AddedRss())
+    sample = _allocating_sample_bytes(recipe)
     try:
         with guard:
-            for _chunk in range(recipe.data.batch_size):
-                held.append(np.ones(8 * 2**20))  # 64 MiB, pages touched
+            for _sample in range(recipe.data.batch_size):
+                held.append(np.ones(sample // 8))  # pages touched
                 guard.check()
-                time.sleep(0.01)
+                time.sleep(0.002)  # a step's pause: the guard's background thread samples too
             for epoch in range(1, recipe.optim.epochs + 1):
                 report(
                     epoch,
@@ -139,7 +177,9 @@ def allocating(recipe: Any, report: ReportFn, **_: Any) -> dict[str, Any]:
         "error": error,
         "epochs": 0 if status != TrialStatus.COMPLETED else recipe.optim.epochs,
         "peak_memory_bytes": guard.peak_bytes,
-        "final": {},
+        "final": {"score": float(recipe.data.batch_size)}
+        if status == TrialStatus.COMPLETED
+        else {},
     }
 
 

@@ -127,7 +127,7 @@ def test_a_trial_past_the_memory_cap_ends_memory_cap_and_the_search_completes(
     assert (big["status"] == "memory_cap").all() and (small["status"] == "completed").all()
     assert (big["peak_memory_bytes"] > 2 * 2**30).all()
     states = {t.user_attrs["trial_status"]: t.state for t in _study(result.directory).trials}
-    assert states["memory_cap"] == optuna.trial.TrialState.FAIL
+    assert states["memory_cap"] == optuna.trial.TrialState.PRUNED
 
 
 def test_grid_sampler_visits_every_point_once(ray_session, tmp_path):
