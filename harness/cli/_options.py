@@ -12,17 +12,22 @@ import typer
 
 __all__ = [
     "AddressOpt",
+    "BudgetEpochsOpt",
+    "BudgetHoursOpt",
     "ConcurrencyOpt",
     "CpusOpt",
     "DataOpt",
     "GpusOpt",
+    "MaxEpochsOpt",
     "MaxFailuresOpt",
     "NameOpt",
+    "PlanScaleOpt",
     "ResumeOpt",
     "RunsDirOpt",
     "SetOpt",
     "StorageOpt",
     "TrainableOpt",
+    "TrialsOpt",
 ]
 
 DataOpt = Annotated[
@@ -69,4 +74,51 @@ NameOpt = Annotated[str | None, typer.Option(help="Run name: RUNS_DIR/NAME.")]
 RunsDirOpt = Annotated[Path, typer.Option(help="Where run directories are made.")]
 ResumeOpt = Annotated[
     bool, typer.Option(help="Continue the interrupted run --name NAME (what is missing only).")
+]
+BudgetEpochsOpt = Annotated[
+    int | None,
+    typer.Option(
+        help="Compute budget: stop once the trials have trained N epochs in all (one per epoch "
+        "a trial reports; curves.parquet has one row per trial and epoch). Then no trial is "
+        "proposed any more and the trials still running are stopped at once, mid-epoch: each "
+        "is recorded (status pruned) at the last epoch it finished, so no more than one "
+        "unfinished epoch per running trial is spent beyond N. --trials becomes an upper "
+        "bound. With --plan, split across the stages in proportion to trials x max_epochs, "
+        "what a stage leaves unused going to the next. --resume counts what was spent before. "
+        "Budget and use are written to budget.json and spec.json (compute_budget)."
+    ),
+]
+BudgetHoursOpt = Annotated[
+    float | None,
+    typer.Option(
+        help="Compute budget in trial-hours: stop once the trials' own run time together (the "
+        "sum of their epoch times as Ray measures them, time_this_iter_s; not this command's "
+        "wall clock) reaches X hours. The same stop as --budget-epochs: running trials are "
+        "stopped at once, no new trial starts. Both budgets may be given; the first spent ends "
+        "the search."
+    ),
+]
+TrialsOpt = Annotated[
+    int | None,
+    typer.Option(
+        help="Trials of the search (default 24). With --budget-epochs or --budget-hours an "
+        "upper bound, by default as many as the budget can pay for: budget-epochs / grace "
+        "period + concurrency (every trial trains at least its grace period), or 10000 under "
+        "--budget-hours alone."
+    ),
+]
+MaxEpochsOpt = Annotated[
+    int | None,
+    typer.Option(
+        help="ASHA max_t: the longest a trial trains (epochs; every trial's optim.epochs). "
+        "Default 12, or N when --set optim.epochs=N is given (both, with different values, is "
+        "an error). Not for --plan: its stages set their own."
+    ),
+]
+PlanScaleOpt = Annotated[
+    float,
+    typer.Option(
+        help="Plans: multiply every stage's trials (--budget-epochs / --budget-hours limit what "
+        "they may spend)."
+    ),
 ]

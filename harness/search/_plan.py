@@ -4,6 +4,12 @@ Each stage is its own Ray Tune experiment in ``<plan dir>/<NN>-<stage>``; ``plan
 records finished stages, so ``--resume`` skips them, restores the interrupted one from Ray's
 state and goes on. A validation stage runs the best configuration so far with N seeds at full
 length, without early stopping.
+
+Under a compute budget (``--budget-epochs``, ``--budget-hours``) every stage gets a share in
+proportion to its nominal cost (trials x max_epochs; seeds x epochs for a validation stage), and
+what a stage leaves unused carries to the next: stage i may spend the budget's cumulative share
+of stages 1..i minus what stages 1..i-1 spent (:class:`BudgetSplit`). The stages' trial counts
+stay upper bounds: a budget cuts a plan short, it never makes it longer.
 """
 
 from __future__ import annotations
@@ -25,6 +31,7 @@ from harness.search._stage import (
     run_stage,
     stage_recipe,
 )
+from harness.tune._budget import BUDGET_FILE, Budget, spent_in_tables
 from harness.tune._rundir import write_json
 from search_spaces import (
     ConfigError,
@@ -37,7 +44,7 @@ from search_spaces import (
     load_space,
 )
 
-__all__ = ["fidelity_table", "run_plan"]
+__all__ = ["BudgetSplit", "fidelity_table", "run_plan"]
 
 STATE = "plan_state.json"
 
@@ -63,6 +70,103 @@ def fidelity_table(
     at = curves[curves["epoch"] == epoch][["trial_id", metric]]
     table = trials.drop(columns=[metric], errors="ignore").merge(at, on="trial_id", how="inner")
     return table, epoch
+
+
+def _stage_epochs(stage: Stage, recipe: Recipe) -> int:
+    return stage.max_epochs or recipe.optim.epochs
+
+
+def _nominal_cost(stage: Stage, recipe: Recipe) -> int:
+    """Epochs a stage would train if no trial stopped early: trials (or seeds) x max_epochs."""
+    return (stage.seeds if stage.is_validation else stage.trials or 1) * _stage_epochs(
+        stage, recipe
+    )
+
+
+class BudgetSplit:
+    """A compute budget split across a plan's stages in proportion to their nominal cost, what
+    a stage leaves unused carried to the next.
+
+    Args:
+        plan: the plan (its trial counts already scaled by ``--budget``).
+        recipe: the base recipe (a validation stage without ``max_epochs`` runs its epochs).
+        budget: the whole plan's budget.
+    """
+
+    def __init__(self, plan: Plan, recipe: Recipe, budget: Budget) -> None:
+        self.plan, self.budget = plan, budget
+        self.costs = [_nominal_cost(s, recipe) for s in plan.stages]
+        self.needs = [
+            _stage_epochs(s, recipe) if s.is_validation else s.grace_period for s in plan.stages
+        ]
+        total = sum(self.costs)
+        running, self.cumulative = 0, []
+        for cost in self.costs:
+            running += cost
+            self.cumulative.append(running / total)
+        self.cumulative[-1] = 1.0
+
+    def _epochs_through(self, index: int, epochs: int) -> int:
+        """The budget's epochs for stages ``0..index`` together (whole epochs)."""
+        return math.floor(epochs * self.cumulative[index] + 1e-9) if index >= 0 else 0
+
+    def shares(self, epochs: int | None = None) -> list[int]:
+        """Each stage's own share of ``epochs`` (default: the budget's) before any carry."""
+        epochs = self.budget.epochs if epochs is None else epochs
+        if epochs is None:
+            return []
+        return [
+            self._epochs_through(i, epochs) - self._epochs_through(i - 1, epochs)
+            for i in range(len(self.costs))
+        ]
+
+    def check(self, plan_name: str) -> None:
+        """Refuse an epochs budget with a stage whose share cannot pay for one trial's first
+        rung (its grace period; for a validation stage, one seed at full length).
+
+        Raises:
+            ConfigError: naming the stage, its share, what it needs and the least budget that
+                gives every stage enough.
+        """
+        epochs = self.budget.epochs
+        if epochs is None:
+            return
+        short = [
+            (stage, share, need)
+            for stage, share, need in zip(self.plan.stages, self.shares(), self.needs, strict=True)
+            if share < need
+        ]
+        if not short:
+            return
+        least = epochs
+        while any(sh < nd for sh, nd in zip(self.shares(least), self.needs, strict=True)):
+            least += 1
+        stage, share, need = short[0]
+        what = (
+            "one seed at full length"
+            if stage.is_validation
+            else "its grace period (one trial's first ASHA rung)"
+        )
+        raise ConfigError(
+            f"--budget-epochs {epochs} is too small for plan {plan_name}: stage "
+            f"{stage.name!r} would get {share} epoch(s) (its share of the budget is in "
+            f"proportion to its nominal cost, {self.costs[self.plan.stages.index(stage)]} of "
+            f"{sum(self.costs)} epochs), less than {what}: {need}; give at least "
+            f"--budget-epochs {least}"
+        )
+
+    def allowance(
+        self, index: int, epochs_before: int, hours_before: float
+    ) -> tuple[int | None, float | None]:
+        """What stage ``index`` may spend, given what the stages before it spent: its
+        cumulative share minus that (``None`` for a limit the budget does not set)."""
+        epochs = None
+        if self.budget.epochs is not None:
+            epochs = self._epochs_through(index, self.budget.epochs) - epochs_before
+        hours = None
+        if self.budget.hours is not None:
+            hours = self.budget.hours * self.cumulative[index] - hours_before
+        return epochs, hours
 
 
 def _params(best: dict[str, Any], space: Space) -> dict[str, Any]:
@@ -101,17 +205,24 @@ def _validation_stage(
             max_failures=settings.max_failures,
             restore=resume,
             title=f"validation x{seeds} seeds",
+            budget=settings.budget,
         ),
         console,
     )
     best = best_row(result.trials, settings.metric, settings.mode)
-    return StageResult(directory, result.trials, result.curves, best, result.interrupted)
+    return StageResult(
+        directory, result.trials, result.curves, best, result.interrupted, result.budget
+    )
 
 
 def _stage_settings(
-    settings: SearchSettings, stage: Stage, recipe: Recipe, run_dir: Path
+    settings: SearchSettings,
+    stage: Stage,
+    recipe: Recipe,
+    run_dir: Path,
+    allowance: tuple[int | None, float | None] = (None, None),
 ) -> SearchSettings:
-    max_epochs = stage.max_epochs or recipe.optim.epochs
+    max_epochs = _stage_epochs(stage, recipe)
     return replace(
         settings,
         trials=stage.trials or stage.seeds or 1,
@@ -120,6 +231,8 @@ def _stage_settings(
         reduction_factor=stage.reduction_factor,
         # under a storage URI each stage's Ray state goes to <URI>/<plan run>/<NN-stage>
         storage=None if settings.storage is None else f"{settings.storage}/{run_dir.name}",
+        budget_epochs=allowance[0],
+        budget_hours=allowance[1],
     )
 
 
@@ -157,14 +270,43 @@ def _stage_space(
     return space
 
 
-def _summary_row(stage: Stage, result: StageResult, metric: str) -> dict[str, Any]:
+def _summary_row(stage: Stage, result: StageResult | None, metric: str) -> dict[str, Any]:
+    """One stage in the plan's summary (``result`` ``None``: skipped, the budget was spent)."""
     column = f"final.{metric}"
+    if result is None:
+        row = {"stage": stage.name, "space": stage.space or "(validation)", "trials": 0}
+        return {**row, "epochs": 0, "best": None, "mean": None, "skipped": "budget spent"}
     return {
         "stage": stage.name,
         "space": stage.space or "(validation)",
         "trials": len(result.trials),
+        "epochs": spent_in_tables(result.trials, result.curves)[0],
         "best": None if result.best is None else result.best.get(column),
         "mean": float(result.trials[column].mean()) if column in result.trials else None,
+    }
+
+
+def _skip(allowance: tuple[int | None, float | None]) -> bool:
+    """Whether a stage's allowance is spent (less than one epoch, or no time)."""
+    epochs, hours = allowance
+    return (epochs is not None and epochs < 1) or (hours is not None and hours <= 0)
+
+
+def _budget_record(budget: Budget, rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """The plan's budget record (its ``budget.json``): the limits, the totals, each stage."""
+    epochs = sum(r["epochs_used"] for r in rows)
+    hours = sum(r["hours_used"] for r in rows)
+    spent = (budget.epochs is not None and epochs >= budget.epochs) or (
+        budget.hours is not None and hours >= budget.hours
+    )
+    return {
+        **budget.to_dict(),
+        "epochs_used": epochs,
+        "hours_used": round(hours, 6),
+        "exhausted": bool(spent or any(r.get("exhausted") for r in rows)),
+        "split": "in proportion to each stage's nominal cost (trials x max_epochs), what a "
+        "stage leaves unused carried to the next",
+        "stages": rows,
     }
 
 
@@ -188,9 +330,27 @@ def run_plan(
     previous: tuple[Space, StageResult] | None = None
     summary: list[dict[str, Any]] = []
     narrowing: list[dict[str, Any]] = []
+    budget = settings.budget
+    split = None if budget is None else BudgetSplit(plan, recipe, budget)
+    spent: list[dict[str, Any]] = []  # per stage, for budget.json
     for index, stage in enumerate(plan.stages, start=1):
         directory = (run_dir / f"{index:02d}-{stage.name}").resolve()
-        stage_settings = _stage_settings(settings, stage, recipe, run_dir)
+        allowance: tuple[int | None, float | None] = (None, None)
+        if split is not None:
+            allowance = split.allowance(
+                index - 1,
+                sum(r["epochs_used"] for r in spent),
+                sum(r["hours_used"] for r in spent),
+            )
+            if _skip(allowance):
+                console.print(
+                    f"[yellow]stage {index}/{len(plan.stages)}: {stage.name} skipped: the "
+                    "budget is spent[/]"
+                )
+                summary.append(_summary_row(stage, None, settings.metric))
+                spent.append(_stage_budget(stage, split, index - 1, allowance, None))
+                continue
+        stage_settings = _stage_settings(settings, stage, recipe, run_dir, allowance)
         if stage.inherits_best and previous is not None and previous[1].best is not None:
             base = apply_overrides(
                 base, _params(previous[1].best, previous[0]), source=f"stage {stage.name}"
@@ -199,7 +359,10 @@ def run_plan(
         restorable = can_restore(directory, stage_settings.storage)
         if not finished and directory.exists() and not restorable:
             shutil.rmtree(directory)  # killed before Ray saved anything: start the stage over
-        console.print(f"[bold]stage {index}/{len(plan.stages)}: {stage.name}[/]")
+        line = f"[bold]stage {index}/{len(plan.stages)}: {stage.name}[/]"
+        if stage_settings.budget is not None:
+            line += f" (budget: {_allowance_text(allowance)})"
+        console.print(line)
         space = _stage_space(stage, previous, base, settings, narrowing)
         if finished:
             result = _load(directory, stage_settings)
@@ -216,6 +379,9 @@ def run_plan(
                 resume=resume and restorable,
                 title=stage.name,
             )
+        if split is not None and budget is not None:
+            spent.append(_stage_budget(stage, split, index - 1, allowance, result))
+            write_json(run_dir / BUDGET_FILE, _budget_record(budget, spent))
         if result.interrupted:
             console.print(
                 f"[yellow]interrupted in stage {stage.name}[/]; continue with: "
@@ -232,8 +398,40 @@ def run_plan(
         {"stages": summary, "narrowing": narrowing, "best_recipe": base.model_dump(mode="json")},
     )
     _print_summary(summary, narrowing, console)
+    if budget is not None:
+        write_json(run_dir / BUDGET_FILE, _budget_record(budget, spent))
     console.print(f"experiment directory: [bold]{run_dir}[/]")
     return 0
+
+
+def _allowance_text(allowance: tuple[int | None, float | None]) -> str:
+    epochs, hours = allowance
+    parts = [] if epochs is None else [f"{epochs} epochs"]
+    parts += [] if hours is None else [f"{hours:.4g} trial-hours"]
+    return " and ".join(parts)
+
+
+def _stage_budget(
+    stage: Stage,
+    split: BudgetSplit,
+    index: int,
+    allowance: tuple[int | None, float | None],
+    result: StageResult | None,
+) -> dict[str, Any]:
+    """One stage's line of the plan's budget record."""
+    epochs, hours = (0, 0.0) if result is None else spent_in_tables(result.trials, result.curves)
+    own = split.shares()
+    return {
+        "stage": stage.name,
+        "nominal_epochs": split.costs[index],
+        "share_epochs": own[index] if own else None,
+        "allowance_epochs": allowance[0],
+        "allowance_hours": None if allowance[1] is None else round(allowance[1], 6),
+        "epochs_used": epochs,
+        "hours_used": round(hours, 6),
+        "exhausted": bool(result is not None and (result.budget or {}).get("exhausted")),
+        "skipped": result is None,
+    }
 
 
 def _load(directory: Path, settings: SearchSettings) -> StageResult:
@@ -246,14 +444,12 @@ def _load(directory: Path, settings: SearchSettings) -> StageResult:
 
 def _print_summary(summary: list[dict], narrowing: list[dict], console: Console) -> None:
     table = Table(title="plan summary")
-    for col in ("stage", "space", "trials", "best", "mean"):
+    columns = ("stage", "space", "trials", "epochs", "best", "mean")
+    for col in columns:
         table.add_column(col)
     for row in summary:
         table.add_row(
-            *(
-                f"{row[c]:.4g}" if isinstance(row[c], float) else str(row[c])
-                for c in ("stage", "space", "trials", "best", "mean")
-            )
+            *(f"{row[c]:.4g}" if isinstance(row[c], float) else str(row[c]) for c in columns)
         )
     console.print(table)
     if narrowing:

@@ -15,6 +15,9 @@ import importlib
 from typing import Any
 
 _EXPORTS = {
+    "BUDGET_FILE": "harness.tune._budget",
+    "Budget": "harness.tune._budget",
+    "BudgetLedger": "harness.tune._budget",
     "Experiment": "harness.tune._engine",
     "ExperimentResult": "harness.tune._engine",
     "FAULT_ENV": "harness.tune._trainable",
@@ -51,16 +54,20 @@ _EXPORTS = {
     "resolve_trainable": "harness.tune._trainable",
     "run_experiment": "harness.tune._engine",
     "snapshot_finished_trial_ids": "harness.tune._ray_compat",
+    "spent_in_tables": "harness.tune._budget",
     "trial_dirname": "harness.tune._trainable",
     "write_tables": "harness.tune._tables",
 }
 
 __all__ = [
+    "BUDGET_FILE",
     "FAULT_ENV",
     "JOURNAL",
     "RAW_MARK",
     "STATUS_KEY",
     "TESTED_RAY",
+    "Budget",
+    "BudgetLedger",
     "Experiment",
     "ExperimentResult",
     "HarnessOptunaSearch",
@@ -91,6 +98,7 @@ __all__ = [
     "resolve_trainable",
     "run_experiment",
     "snapshot_finished_trial_ids",
+    "spent_in_tables",
     "trial_dirname",
     "write_json",
     "write_tables",

@@ -18,12 +18,20 @@ from typing import Any
 import pandas as pd
 from rich.console import Console
 
+from harness.tune._budget import BUDGET_FILE, Budget, BudgetLedger
 from harness.tune._progress import SearchProgress
 from harness.tune._ray_compat import set_restored_callbacks, tuner_search_alg
-from harness.tune._searcher import HarnessOptunaSearch, export_study
-from harness.tune._stopper import MissingMetricStopper
+from harness.tune._rundir import write_json
+from harness.tune._searcher import STATUS_KEY, HarnessOptunaSearch, export_study
+from harness.tune._stopper import (
+    BudgetStopper,
+    BudgetWatch,
+    ExperimentStopper,
+    MissingMetricStopper,
+    installed,
+)
 from harness.tune._table_writer import TableWriter
-from harness.tune._tables import records_from_result_grid
+from harness.tune._tables import TrialRecord, records_from_result_grid
 from harness.tune._trainable import trial_dirname
 from search_spaces import FINISHED_STATUSES, ConfigError
 
@@ -69,6 +77,10 @@ class Experiment:
             distributions, for the exported ``optuna.journal`` (see :func:`export_study`).
         mlflow: an MLflow tracking URI: every trial is logged there as a run of the MLflow
             experiment named after the directory (Ray's ``MLflowLoggerCallback``).
+        budget: a compute budget (epochs, trial-hours): once the trials have spent it, no trial
+            is proposed any more and the running ones are stopped at once
+            (:class:`harness.tune._stopper.BudgetStopper`); ``trials`` is then an upper bound.
+            What was spent is written to ``budget.json``.
     """
 
     directory: Path
@@ -90,16 +102,19 @@ class Experiment:
     on_write: Callable[[], None] | None = None
     study_params: Callable[[Mapping[str, Any]], tuple[dict[str, Any], dict[str, Any]]] | None = None
     mlflow: str | None = None
+    budget: Budget | None = None
 
 
 @dataclass
 class ExperimentResult:
-    """What a run produced: the tables, and whether it ended before every trial finished."""
+    """What a run produced: the tables, whether it ended before every trial finished, and the
+    budget record (``budget.json``) when it ran under a budget."""
 
     directory: Path
     trials: pd.DataFrame
     curves: pd.DataFrame
     interrupted: bool
+    budget: dict[str, Any] | None = None
 
 
 def ray_experiment_path(directory: Path, storage: str | None) -> str:
@@ -230,25 +245,85 @@ def run_experiment(exp: Experiment, console: Console | None = None) -> Experimen
         title=exp.title,
         show_best=exp.show_best,
     )
-    stopper = MissingMetricStopper(exp.metric)
+    ledger = None if exp.budget is None else BudgetLedger(exp.budget, exp.max_epochs)
+    stoppers: list[Any] = [MissingMetricStopper(exp.metric)]
     callbacks: list[Any] = [progress, writer]
+    if ledger is not None:
+        stoppers.append(BudgetStopper(ledger))
+        callbacks.append(BudgetWatch(ledger))
     if exp.mlflow is not None:
         callbacks.append(_mlflow(exp.mlflow, directory.name))
-    tuner = _tuner(exp, callbacks, stopper)
-    if exp.restore:
-        writer.seed(records_from_result_grid(tuner.get_results()))
-    try:
-        grid = tuner.fit()
-    finally:
-        progress.stop()
-    _export_study(tuner, directory, exp.study_params)
-    trials, curves = writer.finish(records_from_result_grid(grid))
-    error = stopper.error()
+    stopper = ExperimentStopper(*stoppers)
+    with installed(stopper):
+        tuner = _tuner(exp, callbacks, stopper)
+        fitted = True
+        if exp.restore:
+            restored = records_from_result_grid(tuner.get_results())
+            writer.seed(restored)
+            if ledger is not None:
+                ledger.seed(restored, _read_json(directory / BUDGET_FILE))
+                # spent before the driver was killed: nothing more may run
+                fitted = not ledger.exhausted
+        try:
+            grid = tuner.fit() if fitted else tuner.get_results()
+        finally:
+            progress.stop()
+    records = records_from_result_grid(grid)
+    if ledger is not None:
+        records = _settle_budget(records, ledger, writer, tuner if fitted else None)
+    if fitted:  # an unfitted restored tuner holds the searcher as it was pickled at the start
+        _export_study(tuner, directory, exp.study_params)
+    trials, curves = writer.finish(records)
+    error = stoppers[0].error()
     if error is not None:
         raise error
     unfinished = (~trials["status"].isin(FINISHED_STATUSES)).any() if not trials.empty else True
-    interrupted = len(trials) < exp.trials or bool(unfinished)
-    return ExperimentResult(directory, trials, curves, interrupted)
+    spent = ledger is not None and ledger.ran_out
+    interrupted = bool(unfinished) or (len(trials) < exp.trials and not spent)
+    record = None
+    if ledger is not None:
+        record = ledger.record()
+        write_json(directory / BUDGET_FILE, record)
+    return ExperimentResult(directory, trials, curves, interrupted, record)
+
+
+def _settle_budget(
+    records: list[TrialRecord], ledger: BudgetLedger, writer: TableWriter, tuner: Any
+) -> list[TrialRecord]:
+    """The final records of a run under a budget, with the trials it stopped accounted for.
+
+    Ray's ``stop_all`` stops the live trials without telling the searcher or the callbacks, so:
+    a stopped trial that reported epochs is told to the searcher here (Optuna sees it as
+    PRUNED at its last epoch, as a trial ASHA stopped); one stopped before its first report
+    trained nothing that could be recorded and leaves no row (it is in ``budget.json``). A run
+    restored after its budget was spent ends the trials it left unfinished the same way.
+    """
+    if not ledger.ran_out:
+        ledger.reset(records)
+        return records
+    if ledger.stopped is None:
+        ledger.note_stopped({rec.trial_id: False for rec in records if not rec.done})
+    stopped = ledger.stopped or {}
+
+    def reported(rec: TrialRecord) -> bool:
+        return rec.error is not None or any(STATUS_KEY in r for r in rec.results)
+
+    # A trial that ended without a report was stopped by the budget before it trained an epoch:
+    # it leaves no row (budget.json lists it). Ray's result for it holds no metrics, and at
+    # times another trial's id (seen with reuse_actors), so it is told by its content.
+    kept = [rec for rec in records if reported(rec)]
+    for trial_id in [k for k, rec in writer.records.items() if not reported(rec)]:
+        del writer.records[trial_id]
+    for rec in kept:
+        if rec.trial_id in stopped:
+            rec.done = True
+    search = None if tuner is None else tuner_search_alg(tuner)
+    if isinstance(search, HarnessOptunaSearch):
+        for rec in kept:
+            if rec.trial_id in stopped and rec.results:
+                search.on_trial_complete(rec.trial_id, dict(rec.results[-1]))
+    ledger.reset(kept)
+    return kept
 
 
 def check_mlflow(uri: str) -> str:
@@ -294,6 +369,15 @@ def rebuild_tables(
     trials, curves = writer.finish(records_from_result_grid(grid))
     unfinished = (~trials["status"].isin(FINISHED_STATUSES)).any() if not trials.empty else True
     return ExperimentResult(directory, trials, curves, bool(unfinished))
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    import json
+
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
 
 
 def _with_directory(exp: Experiment, directory: Path) -> Experiment:
