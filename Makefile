@@ -3,7 +3,7 @@ PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test lint
+.PHONY: demo test lint lcbench-env
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -22,3 +22,16 @@ test: $(BIN)/.installed
 lint: $(BIN)/.installed
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+
+# benchmarks/lcbench.py: the LCBench surrogate needs yahpo-gym with numpy<2 (and a pyarrow built
+# for it), so it gets an environment of its own with the project installed too (Ray's workers
+# import the objective from it)
+.venv-lcbench/.installed: pyproject.toml
+	$(PYTHON) -m venv .venv-lcbench
+	.venv-lcbench/bin/pip install --quiet --upgrade pip
+	printf 'numpy<2\npyarrow<22\n' > .venv-lcbench/constraints.txt
+	.venv-lcbench/bin/pip install --quiet torch==2.14.1 torchvision==0.29.1 -c .venv-lcbench/constraints.txt
+	.venv-lcbench/bin/pip install --quiet -e . "yahpo-gym==1.0.2" "configspace==0.6.1" -c .venv-lcbench/constraints.txt
+	touch $@
+
+lcbench-env: .venv-lcbench/.installed

@@ -17,15 +17,39 @@ from harness.search._stage import (
     DEFAULT_TRAINABLE,
     SearchSettings,
     StageResult,
+    budget_trial_cap,
     run_stage,
     stage_recipe,
 )
+from harness.tune._budget import BUDGET_FILE
 from harness.tune._rundir import create_run_dir, environment, write_json
-from search_spaces import ConfigError, HarnessError, Recipe, TrialStatus, flatten
+from search_spaces import (
+    ConfigError,
+    HarnessError,
+    Recipe,
+    TrialStatus,
+    apply_overrides,
+    flatten,
+    load_recipe,
+    parse_override,
+)
 
-__all__ = ["print_stage_result", "search_command"]
+__all__ = [
+    "DEFAULT_MAX_EPOCHS",
+    "DEFAULT_TRIALS",
+    "budget_line",
+    "print_stage_result",
+    "search_command",
+    "search_max_epochs",
+    "search_trials",
+]
 
 SPEC = "spec.json"
+#: the spec.json key of the compute budget (limits and what was used); "budget" is the plans'
+#: trial multiplier (--budget), read by `harness tables`
+BUDGET_KEY = "compute_budget"
+DEFAULT_TRIALS = 24
+DEFAULT_MAX_EPOCHS = 12
 # the order statuses are counted in at the end of a search: the enum's
 STATUS_ORDER = tuple(str(s) for s in TrialStatus)
 
@@ -170,6 +194,86 @@ def status_counts(trials: Any) -> str:
     return line
 
 
+def search_max_epochs(max_epochs: int | None, sets: list[str], plan: bool) -> int:
+    """The epochs a trial of ``harness search`` trains: ``--max-epochs`` (ASHA's ``max_t``, to
+    which every trial's ``optim.epochs`` is set), or ``--set optim.epochs=N`` when that alone is
+    given, or :data:`DEFAULT_MAX_EPOCHS`.
+
+    Raises:
+        ConfigError: both given with different values; ``--max-epochs`` with ``--plan`` (each
+            stage sets its own, and a validation stage without one runs ``optim.epochs``).
+    """
+    epochs = None
+    for item in sets:
+        path, value = parse_override(item)
+        if path == "optim.epochs":
+            # the recipe's own rule for the value (a whole number >= 1), named as given
+            epochs = apply_overrides(load_recipe("cpu_demo"), {path: value}, f"--set {item}")
+            epochs = epochs.optim.epochs
+    if plan:
+        if max_epochs is not None:
+            raise ConfigError(
+                f"--max-epochs {max_epochs} does not apply to --plan: each stage sets its own "
+                "max_epochs, and a validation stage without one trains the recipe's "
+                "optim.epochs (--set optim.epochs=N)"
+            )
+        return DEFAULT_MAX_EPOCHS
+    if epochs is not None and max_epochs is not None and epochs != max_epochs:
+        raise ConfigError(
+            f"--set optim.epochs={epochs} and --max-epochs {max_epochs} disagree: a trial "
+            "trains --max-epochs epochs (ASHA's max_t; each trial's optim.epochs is set to "
+            "it), so give one of them, or the same value"
+        )
+    return max_epochs or epochs or DEFAULT_MAX_EPOCHS
+
+
+def search_trials(
+    trials: int | None,
+    budget_epochs: int | None,
+    budget_hours: float | None,
+    grace_period: int,
+    concurrency: int,
+) -> int:
+    """``--trials``, or its default: :data:`DEFAULT_TRIALS`, or under a budget as many trials
+    as it can pay for (:func:`harness.search._stage.budget_trial_cap`)."""
+    if trials is not None:
+        return trials
+    if budget_epochs is None and budget_hours is None:
+        return DEFAULT_TRIALS
+    return budget_trial_cap(budget_epochs, grace_period, concurrency)
+
+
+def budget_line(record: dict[str, Any]) -> str:
+    """The one line that says what a compute budget allowed and what was spent."""
+    parts = [
+        f"{record['epochs_used']} of {record['epochs']} epochs"
+        if record.get("epochs") is not None
+        else f"{record['epochs_used']} epochs",
+        f"{record['hours_used']:.4g} of {record['hours']:g} trial-hours"
+        if record.get("hours") is not None
+        else f"{record['hours_used']:.4g} trial-hours",
+    ]
+    line = "budget: " + ", ".join(parts) + " used"
+    if record.get("exhausted"):
+        line += "; spent, so the search stopped proposing trials"
+        stopped = len(record.get("stopped_trials") or {})
+        if stopped:
+            line += f" and stopped {stopped} running trial(s) at once (see {BUDGET_FILE})"
+    return line
+
+
+def _record_budget(run_dir: Path, console: Console) -> None:
+    """Copy the run's ``budget.json`` (limits, what was used) into ``spec.json`` and print it."""
+    path = run_dir / BUDGET_FILE
+    if not path.is_file():
+        return
+    record = json.loads(path.read_text(encoding="utf-8"))
+    spec = read_spec(run_dir)
+    spec[BUDGET_KEY] = {k: v for k, v in record.items() if k not in ("stages", "split")}
+    write_json(run_dir / SPEC, spec)
+    console.print(budget_line(record), markup=False, highlight=False)
+
+
 def _write_spec(run_dir: Path, payload: dict[str, Any]) -> None:
     write_json(run_dir / SPEC, {**payload, "environment": environment()})
 
@@ -218,15 +322,18 @@ def search_command(
         console.print(f"resuming [bold]{run_dir}[/] ({spec['command']})")
     if recipe is None or settings is None:
         raise ConfigError("internal: recipe and settings are required")
+    limits = None if settings.budget is None else settings.budget.to_dict()
     if settings.trainable == DEFAULT_TRAINABLE:
         from trials import check_recipe
 
         check_recipe(recipe)
     if plan_name is not None:
-        from harness.search._plan import run_plan
+        from harness.search._plan import BudgetSplit, run_plan
         from search_spaces import load_plan
 
         plan = load_plan(plan_name).scaled(budget)
+        if settings.budget is not None and not resume:
+            BudgetSplit(plan, recipe, settings.budget).check(plan_name)
         connect(address, num_cpus=None)
         if not resume:
             run_dir = create_run_dir(runs_dir, name, f"plan-{plan_name}")
@@ -236,16 +343,26 @@ def search_command(
                     "command": f"search --plan {plan_name}",
                     "plan": plan_name,
                     "budget": budget,
+                    BUDGET_KEY: limits,
                     "recipe": recipe.model_dump(mode="json"),
                     "settings": settings.to_dict(),
                 },
             )
-        return run_plan(run_dir, plan, recipe, settings, console=console, resume=resume)
+        code = run_plan(run_dir, plan, recipe, settings, console=console, resume=resume)
+        _record_budget(run_dir, console)
+        return code
 
     if space_name is None:
         raise ConfigError("give --space NAME or --plan NAME (see `harness spaces`)")
-    space = space or load_space(space_name)
+    if space is None:
+        from harness._trainables import objective_params
+
+        space = load_space(space_name, objective_params=objective_params(settings.trainable))
+    if not resume:
+        settings.check_budget()
     connect(address, num_cpus=None)
+    # what runs: every trial's optim.epochs is the scheduler's max_t (spec.json says so)
+    recipe = stage_recipe(recipe, settings)
     if not resume:
         run_dir = create_run_dir(runs_dir, name, f"search-{space.name}")
         _write_spec(
@@ -257,11 +374,15 @@ def search_command(
                 "recipe": recipe.model_dump(mode="json"),
                 "settings": settings.to_dict(),
                 "seed": settings.seed,
+                BUDGET_KEY: limits,
             },
         )
+    trials = f"{settings.trials} trials"
+    if settings.budget is not None:
+        trials = f"budget {settings.budget.describe()} (at most {settings.trials} trials)"
     console.print(
         f"[bold]harness search[/] space [cyan]{space.name}[/] on recipe [cyan]{recipe.name}[/]: "
-        f"{settings.trials} trials, ASHA max {settings.max_epochs} epochs (grace "
+        f"{trials}, ASHA max {settings.max_epochs} epochs (grace "
         f"{settings.grace_period}, factor {settings.reduction_factor}), concurrency "
         f"{settings.concurrency}, sampler {settings.sampler}, metric {settings.metric} "
         f"({settings.mode}) -> {run_dir}"
@@ -276,6 +397,7 @@ def search_command(
             shutil.rmtree(run_dir, ignore_errors=True)
         raise
     print_stage_result(result, settings, console)
+    _record_budget(run_dir, console)
     if result.interrupted:
         console.print(
             f"[yellow]interrupted[/]: {len(result.trials)} of {settings.trials} trials recorded; "

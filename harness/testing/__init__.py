@@ -1,7 +1,9 @@
 """Objectives for tests and benchmarks, as Optuna keeps ``optuna/testing``: analytic functions
 whose optimum is known, fault objectives (checkpointed, failing), and a seeded toy ablation
-trainable with a known component effect. Each is ``run_trial``-shaped, so any of them can be
-searched with ``--trainable harness.testing:NAME``."""
+trainable with a known component effect, and objectives with parameters of their own
+(:func:`toy_bowl`, searched over objective parameters ``toy.x``, ``toy.y``; :func:`lcbench`, real
+MLP learning curves from the LCBench surrogate, which needs an environment of its own). Each is
+``run_trial``-shaped, so any of them can be searched with ``--trainable harness.testing:NAME``."""
 
 from __future__ import annotations
 
@@ -13,6 +15,7 @@ from harness.testing._ablation_toy import (
     slow_component_effects,
 )
 from harness.testing._faults import EPOCH_SECONDS, checkpointed_bowl, failing_after_one_epoch
+from harness.testing._lcbench import lcbench
 from harness.testing._objectives import (
     HARTMANN3_ARGMAX,
     HARTMANN3_MAX,
@@ -29,6 +32,13 @@ from harness.testing._objectives import (
     slow_log_lr_bowl,
     weights_bowl,
 )
+from harness.testing._param_objectives import (
+    TOY_OPTIMUM,
+    TOY_SPACE,
+    TOY_START,
+    toy_bowl,
+    toy_score,
+)
 
 __all__ = [
     "BOUNDARY_GAIN",
@@ -39,6 +49,9 @@ __all__ = [
     "HARTMANN3_PATHS",
     "LOG_LR_OPTIMUM",
     "SEED_SD",
+    "TOY_OPTIMUM",
+    "TOY_SPACE",
+    "TOY_START",
     "WEIGHTS_OPTIMUM",
     "allocating",
     "checkpointed_bowl",
@@ -46,11 +59,14 @@ __all__ = [
     "failing_after_one_epoch",
     "hartmann3",
     "instant",
+    "lcbench",
     "log_lr_bowl",
     "log_lr_loss",
     "mf_hartmann3",
     "mf_hartmann3_hard",
     "slow_component_effects",
     "slow_log_lr_bowl",
+    "toy_bowl",
+    "toy_score",
     "weights_bowl",
 ]

@@ -1,0 +1,184 @@
+"""Choosing the harness's default search on LCBench quickly: the same search, simulated.
+
+A real run (benchmarks/lcbench.py) costs Ray's per-trial and per-report overhead, about a minute
+per run here. For comparing many designs over many seeds this script replays the search without
+the Ray runtime, with the real parts that decide where the budget goes:
+
+- Ray Tune's own ASHAScheduler object (its rungs, cutoffs and bracket choice), called as Ray's
+  controller calls it, with ``time_attr="epoch"``;
+- a real Optuna study driven by ask/tell, with the sampler under test, told as the harness's
+  searcher tells it (each epoch reported; a stop before max_t is PRUNED, at max_t COMPLETE);
+- two workers advancing one epoch at a time in turn (equal epoch times), a new trial asked when
+  one ends, everything stopped once the epoch budget is spent.
+
+Score and regret are those of benchmarks/lcbench.py. The figures that count are that script's;
+this one is for choosing what to measure there.
+
+    .venv-lcbench/bin/python benchmarks/lcbench_sim.py --methods tpe_asha cb_asha --seeds 5
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import optuna
+import pandas as pd
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "benchmarks"))
+
+from lcbench import DEV_TASKS, reference_best  # noqa: E402
+
+from harness.testing._lcbench import LCBENCH_EPOCHS, LCBENCH_PARAMS, lcbench_curves  # noqa: E402
+from harness.tune._mf_sampler import CommonBudgetTPESampler  # noqa: E402
+
+
+@dataclass(frozen=True)
+class _Trial:
+    trial_id: str
+
+
+def _space() -> dict:
+    out = {}
+    for name, (low, high, log, integer) in LCBENCH_PARAMS.items():
+        kind = (
+            optuna.distributions.IntDistribution
+            if integer
+            else optuna.distributions.FloatDistribution
+        )
+        out[name] = kind(low, high, log=log)
+    return out
+
+
+def make_sampler(method: str, seed: int) -> optuna.samplers.BaseSampler:
+    if method.startswith("random"):
+        return optuna.samplers.RandomSampler(seed=seed)
+    if method.startswith("plaintpe"):  # Ray's OptunaSearch default
+        return optuna.samplers.TPESampler(seed=seed)
+    tpe = optuna.samplers.TPESampler(multivariate=True, group=True, constant_liar=True, seed=seed)
+    if method.startswith("cb"):
+        return CommonBudgetTPESampler(tpe)
+    return tpe
+
+
+def make_scheduler(method: str, seed: int):
+    from ray.tune.schedulers import ASHAScheduler, FIFOScheduler
+
+    np.random.seed(seed)  # ASHA draws each trial's bracket from numpy's global generator
+    if method.endswith("fifo"):
+        sched = FIFOScheduler()
+    else:
+        grace, brackets, rf = 1, 1, 3
+        for part in method.split("_"):
+            if part.startswith("rf") and part[2:].isdigit():
+                rf = int(part[2:])
+            if part.startswith("g") and part[1:].isdigit():
+                grace = int(part[1:])
+            if part.startswith("hb") and part[2:].isdigit():
+                brackets = int(part[2:])
+        sched = ASHAScheduler(
+            time_attr="epoch",
+            max_t=LCBENCH_EPOCHS,
+            grace_period=grace,
+            reduction_factor=rf,
+            brackets=brackets,
+            stop_last_trials=True,
+        )
+    sched.set_search_properties("acc", "max")
+    return sched
+
+
+def simulate(method: str, task: str, seed: int, budget: int, workers: int = 2) -> dict:
+    from ray.tune.schedulers import TrialScheduler
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    study = optuna.create_study(direction="maximize", sampler=make_sampler(method, seed))
+    sched = make_scheduler(method, seed)
+    space = _space()
+    full = method.endswith("fifo")
+    max_trials = budget // LCBENCH_EPOCHS if full else 10**6
+    spent, started, finals = 0, 0, []
+    slots: list[dict | None] = [None] * workers
+
+    def start() -> dict | None:
+        nonlocal started
+        if started >= max_trials:
+            return None
+        started += 1
+        ot = study.ask(space)
+        curve = lcbench_curves(task, [ot.params], LCBENCH_EPOCHS)[0]
+        t = _Trial(str(ot.number))
+        sched.on_trial_add(None, t)
+        return {"ot": ot, "curve": curve, "epoch": 0, "t": t}
+
+    for w in range(workers):
+        slots[w] = start()
+    while spent < budget and any(slots):
+        for w in range(workers):
+            s = slots[w]
+            if s is None or spent >= budget:
+                continue
+            s["epoch"] += 1
+            spent += 1
+            value = float(s["curve"][s["epoch"] - 1])
+            s["ot"].report(value, s["epoch"])
+            action = sched.on_trial_result(None, s["t"], {"epoch": s["epoch"], "acc": value})
+            done = s["epoch"] >= LCBENCH_EPOCHS
+            if done or action == TrialScheduler.STOP:
+                if done:
+                    finals.append(value)
+                    study.tell(s["ot"], value, state=optuna.trial.TrialState.COMPLETE)
+                else:
+                    study.tell(s["ot"], None, state=optuna.trial.TrialState.PRUNED)
+                slots[w] = start()
+    return {
+        "score": max(finals) if finals else float("nan"),
+        "epochs": spent,
+        "trials": started,
+        "completed": len(finals),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--tasks", nargs="+", default=list(DEV_TASKS))
+    parser.add_argument("--seeds", type=int, default=5)
+    parser.add_argument("--budget", type=int, default=30 * LCBENCH_EPOCHS)
+    parser.add_argument("--methods", nargs="+", default=["tpe_asha", "cb_asha"])
+    parser.add_argument("--out", type=Path, default=REPO / "runs" / "lcbench")
+    args = parser.parse_args()
+    args.out.mkdir(parents=True, exist_ok=True)
+    rows = []
+    for task in args.tasks:
+        best = reference_best(task, args.out)
+        for seed in range(args.seeds):
+            for method in args.methods:
+                start = time.perf_counter()
+                r = simulate(method, task, seed, args.budget)
+                r.update(task=task, seed=seed, method=method, seconds=time.perf_counter() - start)
+                r["regret"] = best - r["score"] if np.isfinite(r["score"]) else best
+                rows.append(r)
+                print(
+                    f"{task:>7} {seed} {method:<16} regret {r['regret']:6.2f}  trials "
+                    f"{r['trials']:4d} completed {r['completed']:3d}  {r['seconds']:.1f}s",
+                    flush=True,
+                )
+    table = pd.DataFrame(rows)
+    table.to_csv(args.out / "sim.csv", index=False)
+    medians = table.groupby("method")["regret"].median().sort_values()
+    print(medians.round(2).to_string())
+    wide = table.pivot_table(index=["task", "seed"], columns="method", values="regret")
+    first = args.methods[-1]
+    for other in args.methods[:-1]:
+        wins = (wide[first] < wide[other]).sum() + 0.5 * (wide[first] == wide[other]).sum()
+        print(f"{first} beats {other} in {wins:g} of {len(wide)}")
+
+
+if __name__ == "__main__":
+    main()
