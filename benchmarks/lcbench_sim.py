@@ -7,7 +7,9 @@ the Ray runtime, with the real parts that decide where the budget goes:
 - Ray Tune's own ASHAScheduler object (its rungs, cutoffs and bracket choice), called as Ray's
   controller calls it, with ``time_attr="epoch"``;
 - a real Optuna study driven by ask/tell, with the sampler under test, told as the harness's
-  searcher tells it (each epoch reported; a stop before max_t is PRUNED, at max_t COMPLETE);
+  searcher tells it (each epoch reported; a stop before max_t is PRUNED, at max_t COMPLETE),
+  or, for the ``raytpe_*`` methods, as plain Ray Tune's OptunaSearch tells it (a stopped trial
+  COMPLETE with its last value);
 - two workers advancing one epoch at a time in turn (equal epoch times), a new trial asked when
   one ends, everything stopped once the epoch budget is spent.
 
@@ -59,7 +61,7 @@ def _space() -> dict:
 def make_sampler(method: str, seed: int) -> optuna.samplers.BaseSampler:
     if method.startswith("random"):
         return optuna.samplers.RandomSampler(seed=seed)
-    if method.startswith("plaintpe"):  # Ray's OptunaSearch default
+    if method.startswith(("plaintpe", "raytpe")):  # Ray's OptunaSearch default
         return optuna.samplers.TPESampler(seed=seed)
     tpe = optuna.samplers.TPESampler(multivariate=True, group=True, constant_liar=True, seed=seed)
     if method.startswith("cb"):
@@ -133,6 +135,10 @@ def simulate(method: str, task: str, seed: int, budget: int, workers: int = 2) -
             if done or action == TrialScheduler.STOP:
                 if done:
                     finals.append(value)
+                    study.tell(s["ot"], value, state=optuna.trial.TrialState.COMPLETE)
+                elif method.startswith("ray"):
+                    # plain Ray Tune's OptunaSearch tells a stopped trial COMPLETE with its
+                    # last (low-budget) value
                     study.tell(s["ot"], value, state=optuna.trial.TrialState.COMPLETE)
                 else:
                     study.tell(s["ot"], None, state=optuna.trial.TrialState.PRUNED)
