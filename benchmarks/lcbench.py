@@ -151,14 +151,17 @@ class _EpochBudget:
 
         class _Stop(Stopper):
             def __init__(self) -> None:
-                self.spent = 0
+                self.seen: set[tuple[str, int]] = set()
 
             def __call__(self, trial_id: str, result: dict) -> bool:
-                self.spent += 1
+                # a trial that ends by itself is shown here once more (done=True) with its
+                # last epoch: count epochs, not calls
+                if "epoch" in result:
+                    self.seen.add((trial_id, int(result["epoch"])))
                 return False
 
             def stop_all(self) -> bool:
-                return self.spent >= budget
+                return len(self.seen) >= budget
 
         self.stopper = _Stop()
 
@@ -208,14 +211,20 @@ def run_plain(method: str, task: str, seed: int, budget: int, storage: Path) -> 
             verbose=0,
         ),
     )
-    grid = tuner.fit()
-    frames = []
-    for result in grid:
-        if result.metrics_dataframe is None or result.metrics_dataframe.empty:
-            continue
-        frame = result.metrics_dataframe[["trial_id", "epoch", METRIC]].copy()
-        frames.append(frame)
-    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+    tuner.fit()
+    return plain_curves(storage / f"{method}-{task}-{seed}")
+
+
+def plain_curves(directory: Path) -> pd.DataFrame:
+    """Every epoch report of a plain Ray Tune run, from its trials' ``result.json`` files (the
+    ResultGrid's ``metrics_dataframe`` lost about one row per trial in FIFO runs here)."""
+    rows = []
+    for path in sorted(directory.glob("*/result.json")):
+        for line in path.read_text().splitlines():
+            result = json.loads(line)
+            if METRIC in result and "epoch" in result:
+                rows.append({k: result[k] for k in ("trial_id", "epoch", METRIC)})
+    return pd.DataFrame(rows, columns=["trial_id", "epoch", METRIC])
 
 
 # ---------------------------------------------------------------- harness search
