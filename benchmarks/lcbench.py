@@ -81,7 +81,8 @@ def _plain_trainable(config: dict, task: str) -> None:
         tune.report({METRIC: float(curve[epoch - 1]), "epoch": epoch, "trial_status": "running"})
 
 
-def _optuna_space() -> dict:
+def optuna_space() -> dict:
+    """LCBench's space as Optuna distributions (for benchmarks/lcbench_sim.py)."""
     import optuna
 
     space = {}
@@ -93,42 +94,6 @@ def _optuna_space() -> dict:
         )
         space[name] = kind(low, high, log=log)
     return space
-
-
-def _dev_searcher(method: str, seed: int) -> object:
-    """In-process candidates for the harness's default (development only): the harness's own
-    searcher class with a candidate sampler."""
-    import optuna
-    from ray.tune.search import ConcurrencyLimiter
-
-    from harness.tune._mf_sampler import CommonBudgetTPESampler
-    from harness.tune._searcher import HarnessOptunaSearch
-
-    tpe = optuna.samplers.TPESampler(multivariate=True, group=True, constant_liar=True, seed=seed)
-    sampler = CommonBudgetTPESampler(tpe) if "_cb" in method else tpe
-    if "_random" in method:
-        sampler = optuna.samplers.RandomSampler(seed=seed)
-    search = HarnessOptunaSearch(
-        space=_optuna_space(),
-        metric=METRIC,
-        mode="max",
-        sampler=sampler,
-        max_epochs=LCBENCH_EPOCHS,
-    )
-    return ConcurrencyLimiter(search, max_concurrent=2)
-
-
-def _dev_scheduler(method: str) -> object:
-    from ray.tune.schedulers import ASHAScheduler
-
-    grace = 1
-    for part in method.split("_"):
-        if part.startswith("g") and part[1:].isdigit():
-            grace = int(part[1:])
-    brackets = 3 if "_hb" in method else 1
-    return ASHAScheduler(
-        max_t=LCBENCH_EPOCHS, grace_period=grace, reduction_factor=3, brackets=brackets
-    )
 
 
 def _tune_space() -> dict:
@@ -177,24 +142,21 @@ def run_plain(method: str, task: str, seed: int, budget: int, storage: Path) -> 
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     full = method.endswith("_fifo")
-    if method.startswith("dev"):
-        searcher, scheduler = _dev_searcher(method, seed), _dev_scheduler(method)
-    elif method.startswith("ray_tpe"):
+    if method.startswith("ray_tpe"):
         searcher = ConcurrencyLimiter(
             OptunaSearch(sampler=optuna.samplers.TPESampler(seed=seed)), max_concurrent=2
         )
     else:
         searcher = BasicVariantGenerator(random_state=seed, max_concurrent=2)
-    if not method.startswith("dev"):
-        scheduler = (
-            FIFOScheduler()
-            if full
-            else ASHAScheduler(max_t=LCBENCH_EPOCHS, grace_period=1, reduction_factor=3)
-        )
+    scheduler = (
+        FIFOScheduler()
+        if full
+        else ASHAScheduler(max_t=LCBENCH_EPOCHS, grace_period=1, reduction_factor=3)
+    )
     trials = budget // LCBENCH_EPOCHS if full else 10_000
     tuner = tune.Tuner(
         tune.with_parameters(_plain_trainable, task=task),
-        param_space=None if method.startswith("dev") else _tune_space(),
+        param_space=_tune_space(),
         tune_config=tune.TuneConfig(
             metric=METRIC,
             mode="max",

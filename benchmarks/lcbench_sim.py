@@ -35,27 +35,15 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "benchmarks"))
 
-from lcbench import DEV_TASKS, reference_best  # noqa: E402
+from lcbench import DEV_TASKS, optuna_space, reference_best  # noqa: E402
 
-from harness.testing._lcbench import LCBENCH_EPOCHS, LCBENCH_PARAMS, lcbench_curves  # noqa: E402
+from harness.testing._lcbench import LCBENCH_EPOCHS, lcbench_curves  # noqa: E402
 from harness.tune._mf_sampler import CommonBudgetTPESampler  # noqa: E402
 
 
 @dataclass(frozen=True)
 class _Trial:
     trial_id: str
-
-
-def _space() -> dict:
-    out = {}
-    for name, (low, high, log, integer) in LCBENCH_PARAMS.items():
-        kind = (
-            optuna.distributions.IntDistribution
-            if integer
-            else optuna.distributions.FloatDistribution
-        )
-        out[name] = kind(low, high, log=log)
-    return out
 
 
 def make_sampler(method: str, seed: int) -> optuna.samplers.BaseSampler:
@@ -102,7 +90,7 @@ def simulate(method: str, task: str, seed: int, budget: int, workers: int = 2) -
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     study = optuna.create_study(direction="maximize", sampler=make_sampler(method, seed))
     sched = make_scheduler(method, seed)
-    space = _space()
+    space = optuna_space()
     full = method.endswith("fifo")
     max_trials = budget // LCBENCH_EPOCHS if full else 10**6
     spent, started, finals = 0, 0, []
