@@ -51,6 +51,7 @@ from search_spaces._loader import (
     read_named_yaml,
     yaml_line,
 )
+from search_spaces._objective import OBJECTIVE_RULE, check_objective_path, is_objective_path
 from search_spaces._params import (
     PARAM_ADAPTER,
     PARAM_TYPES,
@@ -77,22 +78,6 @@ __all__ = [
     "list_spaces",
     "load_space",
 ]
-
-# the types an objective parameter may have: fraction_of and simplex are defined by recipe fields
-_OBJECTIVE_TYPES = ("float", "int", "categorical")
-# a namespace this close to a recipe section (difflib ratio) is taken for a misspelt section
-_NAMESPACE_CUTOFF = 0.8
-_OBJECTIVE_RULE = (
-    "only a --trainable whose function takes a `params` argument may declare parameters of its "
-    "own (objective parameters, named <namespace>.<name>); the default trainable "
-    "trials:run_trial does not"
-)
-
-
-def is_objective_path(path: str) -> bool:
-    """Whether ``path`` names an objective parameter rather than a recipe field: its first
-    segment is not a top-level field of :class:`~search_spaces.Recipe`."""
-    return path.split(".", 1)[0] not in Recipe.model_fields
 
 
 class Space(BaseModel):
@@ -366,34 +351,7 @@ def _parse_param(f: _File, path: str, raw: Any, objective: bool = False) -> Para
 
 
 def _check_objective_path(f: _File, path: str, kind: str, objective: bool) -> None:
-    """The rules of a path outside the recipe (an objective parameter), in the order a user
-    most likely broke them: a misspelt recipe path, no trainable that takes ``params``, then
-    the form of the name and the type."""
-    loc = ("params", path)
-    head = path.split(".", 1)[0]
-    sections = list(Recipe.model_fields)
-    close = difflib.get_close_matches(head, sections, n=1, cutoff=_NAMESPACE_CUTOFF)
-    if not objective:
-        raise f.error(loc, f"{_unknown_path(path, 'parameter path')}; {_OBJECTIVE_RULE}")
-    if close:
-        raise f.error(
-            loc,
-            f"{_unknown_path(path, 'parameter path')}; its namespace {head!r} is too close to "
-            f"the recipe section {close[0]!r} to name objective parameters: give them a "
-            "namespace of their own (e.g. mlp.momentum)",
-        )
-    if "." not in path or not all(path.split(".")):
-        raise f.error(
-            loc,
-            f"objective parameter {path!r}: name it <namespace>.<name> (e.g. mlp.{path}); "
-            "the dot is what makes it a parameter column of the tables",
-        )
-    if kind not in _OBJECTIVE_TYPES:
-        raise f.error(
-            (*loc, "type"),
-            f"objective parameter {path!r}: type {kind!r} sets recipe fields; an objective "
-            f"parameter is one of {', '.join(_OBJECTIVE_TYPES)}",
-        )
+    check_objective_path(f.error, path, kind, objective, _unknown_path(path, "parameter path"))
 
 
 def _check_when(f: _File, path: str, spec: ParamSpec, objective: bool) -> dict[str, Any]:
@@ -406,7 +364,7 @@ def _check_when(f: _File, path: str, spec: ParamSpec, objective: bool) -> dict[s
         if is_objective_path(target):
             if not objective:
                 message = _unknown_path(target, "condition path")
-                raise f.error((*loc, "when", target), f"{message}; {_OBJECTIVE_RULE}")
+                raise f.error((*loc, "when", target), f"{message}; {OBJECTIVE_RULE}")
             continue
         if target not in _recipe_paths():
             raise f.error((*loc, "when", target), _unknown_path(target, "condition path"))

@@ -6,13 +6,13 @@ engine core :func:`harness.tune.run_experiment`; nothing here imports ray.
 
 from __future__ import annotations
 
+from harness.search._grid import grid_points
 from harness.search._narrow import narrow_space
 from harness.search._plan import fidelity_table, run_plan
 from harness.search._sampling import (
     base_point,
     define_by_run,
     effective_params,
-    grid_points,
     simplex_weights,
 )
 from harness.search._stage import (

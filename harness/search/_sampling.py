@@ -21,7 +21,6 @@ than one whose missing coordinates the sampler would fill at random.
 
 from __future__ import annotations
 
-import itertools
 import math
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
@@ -53,8 +52,6 @@ __all__ = [
     "define_by_run",
     "effective_params",
     "fraction_name",
-    "grid_points",
-    "grid_search_space",
     "raw_distributions",
     "simplex_uniforms",
     "simplex_weights",
@@ -453,63 +450,3 @@ def _base_value(spec: ParamSpec, current: Any) -> Any:
         value = spec.low + round((value - spec.low) / spec.step) * spec.step
         value = min(value, spec.high)
     return round(value) if isinstance(spec, IntParam) else float(value)
-
-
-# ------------------------------------------------------------------------------------- grids
-
-
-def grid_search_space(space: Space) -> dict[str, list[Any]]:
-    """The value list of every raw parameter, for ``optuna.samplers.GridSampler``.
-
-    Raises:
-        ConfigError: a simplex, or a float/int parameter without ``step``.
-    """
-    out: dict[str, list[Any]] = {}
-    for key, spec in space.params.items():
-        if isinstance(spec, SimplexParam):
-            raise ConfigError(
-                f"space {space.name!r}: grid sampling does not support simplex spaces "
-                f"({key}); use tpe or random"
-            )
-        if isinstance(spec, FloatParam | IntParam):
-            if spec.step is None:
-                raise ConfigError(
-                    f"space {space.name!r}: grid sampling needs a step for {spec.type} "
-                    f"parameter {key} (or make it categorical); use tpe or random"
-                )
-            n = round((spec.high - spec.low) / spec.step)
-            grid = [spec.low + i * spec.step for i in range(n + 1)]
-            out[key] = [int(v) for v in grid] if isinstance(spec, IntParam) else grid
-        elif isinstance(spec, FractionOfParam):
-            out[fraction_name(key)] = list(spec.choices)
-        else:
-            out[key] = list(spec.choices)
-    return out
-
-
-def grid_points(space: Space, base: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
-    """Every distinct configuration of the grid, as raw parameters.
-
-    The Cartesian product of :func:`grid_search_space`, with the parameters that a point's own
-    conditions switch off removed and the duplicates this leaves dropped (``attention``: 4 types
-    x 3 block counts = 12 products, 10 distinct configurations). A condition on a path outside
-    the space is read from ``base``; without ``base`` such a parameter counts as active.
-    """
-    grid = grid_search_space(space)
-    out: list[dict[str, Any]] = []
-    seen: set[tuple] = set()
-    for combo in itertools.product(*grid.values()):
-        raw = dict(zip(grid, combo, strict=True))
-        drawn: list[str] = []
-
-        def draw(name: str, dist: BaseDistribution, raw: dict = raw, drawn: list = drawn) -> Any:
-            drawn.append(name)
-            return raw[name]
-
-        _resolve(space, draw, base or {}, {}, lenient=base is None)
-        point = {name: raw[name] for name in drawn}
-        signature = tuple(point.items())
-        if signature not in seen:
-            seen.add(signature)
-            out.append(point)
-    return out

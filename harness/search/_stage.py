@@ -207,7 +207,8 @@ def _searcher(
     directory: Path, space: Any, base_flat: dict[str, Any], settings: SearchSettings, console: Any
 ) -> tuple[Any, SearchSettings]:
     """The searcher of a new stage (and the settings, with the trials capped at a grid's size)."""
-    from harness.search._sampling import base_point, grid_points
+    from harness.search._grid import grid_points
+    from harness.search._sampling import base_point
     from harness.tune import build_searcher, make_sampler
 
     grid = grid_points(space) if settings.sampler == "grid" else None

@@ -14,11 +14,11 @@ from pathlib import Path
 import optuna
 import pytest
 
+from harness.search._grid import grid_points
 from harness.search._sampling import (
     base_point,
     define_by_run,
     effective_params,
-    grid_points,
 )
 from harness.search._study_params import StudyParams
 from search_spaces import (

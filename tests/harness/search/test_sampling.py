@@ -13,12 +13,11 @@ import pytest
 from scipy import stats
 
 from harness.search import narrow_space
+from harness.search._grid import grid_points, grid_search_space
 from harness.search._sampling import (
     base_point,
     define_by_run,
     effective_params,
-    grid_points,
-    grid_search_space,
     simplex_uniforms,
     simplex_weights,
 )
