@@ -30,7 +30,13 @@ from analysis._evaluation import (
     paired_comparison,
     summarize_evaluation,
 )
-from analysis._fidelity import Fidelity, choose_fidelity, default_epoch, resolve_metric
+from analysis._fidelity import (
+    Fidelity,
+    choose_fidelity,
+    default_epoch,
+    ranking_epochs,
+    resolve_metric,
+)
 from analysis._load import Experiment, load_experiment, parameter_columns
 from analysis.ablation import (
     ABLATION_COLUMNS,
@@ -47,16 +53,13 @@ from analysis.ablation import (
 )
 from analysis.importance import (
     DEFAULT_GROUPS,
+    DEFINITIONS,
     TABLE_COLUMNS,
-    AnovaResult,
-    FanovaResult,
-    FanovaSettings,
+    Estimate,
     ImportanceReport,
-    anova_importance,
     compare_rankings,
     compute_importance,
-    distributions_from_space,
-    fanova_importance,
+    estimate_importance,
     group_of,
 )
 from analysis.render import (
@@ -90,16 +93,15 @@ __all__ = [
     "COUNT_COLUMNS",
     "DEFAULT_ABLATION_METRICS",
     "DEFAULT_GROUPS",
+    "DEFINITIONS",
     "FORMATS",
     "TABLE_COLUMNS",
     "VERDICTS",
     "AblationPath",
     "AblationResult",
-    "AnovaResult",
     "AnytimeCurve",
+    "Estimate",
     "Experiment",
-    "FanovaResult",
-    "FanovaSettings",
     "Fidelity",
     "ImportanceReport",
     "Interval",
@@ -108,7 +110,6 @@ __all__ = [
     "ablation_path",
     "ablation_rows",
     "ablation_statistics",
-    "anova_importance",
     "bench_figure",
     "bootstrap_interval",
     "budget_verdict",
@@ -118,8 +119,7 @@ __all__ = [
     "compute_anytime",
     "compute_importance",
     "default_epoch",
-    "distributions_from_space",
-    "fanova_importance",
+    "estimate_importance",
     "forest_plot",
     "group_of",
     "guess_mode",
@@ -132,6 +132,7 @@ __all__ = [
     "paired_comparison",
     "parameter_columns",
     "pareto_front",
+    "ranking_epochs",
     "ranking_rows",
     "report_dict",
     "resolve_metric",

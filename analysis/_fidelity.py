@@ -18,7 +18,7 @@ import pandas as pd
 from analysis._load import Experiment
 from search_spaces import ConfigError, TrialStatus
 
-__all__ = ["Fidelity", "choose_fidelity", "resolve_metric"]
+__all__ = ["Fidelity", "choose_fidelity", "default_epoch", "ranking_epochs", "resolve_metric"]
 
 MIN_TRIALS = 10
 MIN_SHARE = 0.2
@@ -40,8 +40,15 @@ class Fidelity:
         n_used: trials in ``table``.
         rule: one or two sentences saying how the epoch and the trials were chosen.
         table: one row per used trial: key columns (``trial_id``, and ``stage`` for a plan),
-            ``status``, the parameters, and ``value``.
+            ``status``, ``epochs`` (the epochs the trial ran), the parameters, the sampler's raw
+            coordinates (``raw.*``) where recorded, and ``value``.
         params: the parameter columns of ``table``.
+        max_epoch: M, a trial's full length: ``spec.json``'s ``settings.max_epochs`` (for a
+            plan, the largest over its stages), never less than an epoch a trial reached; else
+            the largest epoch in ``curves.parquet`` (or ``epochs`` of ``trials.parquet``); else
+            ``None``.
+        banner: with ``mixed_budgets``, the one-sentence warning that trials of different
+            lengths are compared; ``None`` otherwise.
     """
 
     metric: str
@@ -52,6 +59,20 @@ class Fidelity:
     rule: str
     table: pd.DataFrame
     params: list[str]
+    max_epoch: int | None = None
+    banner: str | None = None
+
+    @property
+    def header(self) -> str:
+        """The fidelity in a few words: ``"epoch 2 of 12, 14 of 24 trials"``; ``"once per
+        trial, 14 of 24 trials"`` for a trial-level outcome without an epoch; ``"epoch 2, 14 of
+        24 trials"`` when M is unknown."""
+        used = f"{self.n_used} of {self.n_trials_total} trials"
+        if self.epoch is None:
+            return f"once per trial, {used}"
+        if self.max_epoch is None:
+            return f"epoch {self.epoch}, {used}"
+        return f"epoch {self.epoch} of {self.max_epoch}, {used}"
 
     def to_dict(self) -> dict[str, object]:
         """JSON-able summary (without the table)."""
@@ -59,9 +80,12 @@ class Fidelity:
             "metric": self.metric,
             "source": self.source,
             "epoch": self.epoch,
+            "max_epoch": self.max_epoch,
             "n_trials_total": self.n_trials_total,
             "n_used": self.n_used,
             "rule": self.rule,
+            "header": self.header,
+            "banner": self.banner,
         }
 
 
@@ -101,7 +125,11 @@ def _numeric(series: pd.Series) -> bool:
 
 
 def choose_fidelity(
-    exp: Experiment, metric: str | None = None, epoch: int | None = None
+    exp: Experiment,
+    metric: str | None = None,
+    epoch: int | None = None,
+    *,
+    mixed_budgets: bool = False,
 ) -> Fidelity:
     """Pick the epoch and the trials to compute importance on.
 
@@ -110,15 +138,26 @@ def choose_fidelity(
     once per trial (peak memory, wall time, images/s, ``final.*``) use the trial-level column;
     with ``epoch``, only trials that ran at least that many epochs.
 
+    A ``final.*`` or ``best.*`` value of trials that ended at different epochs (ASHA stopped
+    some) compares budgets, not parameters: it is refused unless ``mixed_budgets``, and then
+    :attr:`Fidelity.banner` says so.
+
     Raises:
-        ConfigError: unknown metric, no trial with a value, or no trial reached ``epoch``.
+        ConfigError: unknown metric, no trial with a value, no trial reached ``epoch``, or a
+            ``final.*``/``best.*`` outcome of trials of different lengths without
+            ``mixed_budgets`` (the message names the ways out).
     """
     source, column = resolve_metric(exp, metric)
     if epoch is not None and (isinstance(epoch, bool) or int(epoch) != epoch or epoch < 1):
         raise ConfigError(f"--epoch must be a whole number >= 1, got {epoch!r}")
     if source == "curves":
         return _from_curves(exp, column, epoch)
-    return _from_trials(exp, column, epoch)
+    return _from_trials(exp, column, epoch, metric or exp.metric, mixed_budgets)
+
+
+def _need(n: int) -> int:
+    """Trials an epoch needs to be ranked at: ``max(min(10, n), ceil(20% of n))``."""
+    return max(min(MIN_TRIALS, n), math.ceil(MIN_SHARE * n))
 
 
 def default_epoch(reached: pd.Series) -> int:
@@ -127,14 +166,61 @@ def default_epoch(reached: pd.Series) -> int:
 
     Trials ASHA stopped before it are left out rather than compared at a budget they never had.
     """
-    need = max(min(MIN_TRIALS, len(reached)), math.ceil(MIN_SHARE * len(reached)))
+    need = _need(len(reached))
     return next(
         int(e) for e in sorted(reached.unique(), reverse=True) if (reached >= e).sum() >= need
     )
 
 
+def ranking_epochs(exp: Experiment, metric: str | None = None) -> list[int]:
+    """Every epoch (ascending) with enough trials to rank parameters at: at least
+    ``max(min(10, n), ceil(20% of n))`` of the ``n`` trials with a value of ``metric`` reached
+    it (the rule of :func:`default_epoch`, whose answer is the last of these).
+
+    Returns:
+        The epochs; ``[]`` for an outcome recorded once per trial.
+
+    Raises:
+        ConfigError: unknown metric, or no trial has a finite value of it.
+    """
+    source, column = resolve_metric(exp, metric)
+    if source != "curves":
+        return []
+    curves = _valued(exp, column)
+    reached = curves.groupby(exp.keys)["epoch"].max()
+    need = _need(len(reached))
+    return [int(e) for e in sorted(curves["epoch"].unique()) if (reached >= e).sum() >= need]
+
+
+def _valued(exp: Experiment, metric: str) -> pd.DataFrame:
+    """Rows of ``curves`` with a finite value of ``metric``, one per trial and epoch."""
+    keys = exp.keys
+    curves = exp.curves[[*keys, "epoch", metric]]
+    curves = curves[_finite(curves[metric])]
+    # a restored trial may report an epoch twice: its last report stands
+    curves = curves.drop_duplicates([*keys, "epoch"], keep="last")
+    if curves.empty:
+        raise ConfigError(f"--metric {metric}: no trial of {exp.path} has a finite value of it")
+    return curves
+
+
+def _max_epoch(exp: Experiment) -> int | None:
+    """M: the recorded full length, never below an epoch a trial reached; else the largest
+    epoch seen (curves, else the trials' ``epochs``); else ``None``."""
+    seen = []
+    if not exp.curves.empty:
+        seen.append(int(exp.curves["epoch"].max()))
+    if "epochs" in exp.trials.columns:
+        epochs = pd.to_numeric(exp.trials["epochs"], errors="coerce").dropna()
+        if not epochs.empty:
+            seen.append(int(epochs.max()))
+    candidates = [*seen, *([exp.max_epochs] if exp.max_epochs is not None else [])]
+    return max(candidates, default=None)
+
+
 def _base(exp: Experiment) -> pd.DataFrame:
-    cols = [*exp.keys, "status", *exp.params]
+    raw = [c for c in exp.trials.columns if str(c).startswith("raw.")]
+    cols = list(dict.fromkeys([*exp.keys, "status", "epochs", *exp.params, *raw]))
     return exp.trials[[c for c in cols if c in exp.trials.columns]]
 
 
@@ -146,15 +232,10 @@ def _finite(values: pd.Series) -> pd.Series:
 def _from_curves(exp: Experiment, metric: str, epoch: int | None) -> Fidelity:
     keys = exp.keys
     total = len(exp.trials)
-    curves = exp.curves[[*keys, "epoch", metric]]
-    curves = curves[_finite(curves[metric])]
-    # a restored trial may report an epoch twice: its last report stands
-    curves = curves.drop_duplicates([*keys, "epoch"], keep="last")
-    if curves.empty:
-        raise ConfigError(f"--metric {metric}: no trial of {exp.path} has a finite value of it")
+    curves = _valued(exp, metric)
     reached = curves.groupby(keys)["epoch"].max()
     n_valued = len(reached)
-    need = max(min(MIN_TRIALS, n_valued), math.ceil(MIN_SHARE * n_valued))
+    need = _need(n_valued)
     if epoch is None:
         chosen = default_epoch(reached)
         if n_valued < MIN_TRIALS:
@@ -193,10 +274,13 @@ def _from_curves(exp: Experiment, metric: str, epoch: int | None) -> Fidelity:
         rule="; ".join(parts) + ".",
         table=table,
         params=list(exp.params),
+        max_epoch=_max_epoch(exp),
     )
 
 
-def _from_trials(exp: Experiment, column: str, epoch: int | None) -> Fidelity:
+def _from_trials(
+    exp: Experiment, column: str, epoch: int | None, asked: str, mixed_budgets: bool
+) -> Fidelity:
     trials = exp.trials
     total = len(trials)
     keep = _finite(trials[column])
@@ -219,6 +303,19 @@ def _from_trials(exp: Experiment, column: str, epoch: int | None) -> Fidelity:
             f"--metric {column}: no finished trial of {exp.path} has a finite value"
             + (f" after {chosen} epochs" if chosen is not None else "")
         )
+    banner = None
+    if column.startswith(("final.", "best.")):
+        ended = _ended(exp, keep)
+        if ended is not None and ended.nunique() > 1:
+            if not mixed_budgets:
+                raise ConfigError(_mixed_message(exp, asked, column, ended))
+            first, last = int(ended.min()), int(ended.max())
+            banner = (
+                f"MIXED BUDGETS: {column} is {_per_run(column)}, and the {len(ended)} trials "
+                f"ended at epochs {first} to {last}; a parameter that decided when a trial was "
+                "stopped looks important."
+            )
+            parts.append(f"mixed budgets allowed (--mixed-budgets): epochs {first} to {last}")
     parts.append(f"{len(table)} of {total} trials have a value and are used")
     return Fidelity(
         metric=column,
@@ -229,4 +326,56 @@ def _from_trials(exp: Experiment, column: str, epoch: int | None) -> Fidelity:
         rule="; ".join(parts) + ".",
         table=table,
         params=list(exp.params),
+        max_epoch=_max_epoch(exp),
+        banner=banner,
+    )
+
+
+def _ended(exp: Experiment, keep: pd.Series) -> pd.Series | None:
+    """The last epoch of each used trial: the ``epochs`` column, else the last epoch of its
+    curve; ``None`` when neither tells."""
+    trials = exp.trials.loc[keep]
+    if "epochs" in trials.columns:
+        epochs = pd.to_numeric(trials["epochs"], errors="coerce").dropna()
+        if not epochs.empty:
+            return epochs.astype(int)
+    if exp.curves.empty:
+        return None
+    last = exp.curves.groupby(exp.keys)["epoch"].max().rename("last").reset_index()
+    ended = trials[exp.keys].merge(last, on=exp.keys, how="inner")["last"]
+    return ended.astype(int) if not ended.empty else None
+
+
+def _per_run(column: str) -> str:
+    if column.startswith("best."):
+        return "each trial's best value over its own run"
+    return "each trial's value at the end of its own run"
+
+
+def _mixed_message(exp: Experiment, asked: str, column: str, ended: pd.Series) -> str:
+    first, last = int(ended.min()), int(ended.max())
+    stopped = int((ended < last).sum())
+    what = f"--metric {asked}"
+    if asked != column:
+        what += f" (no values per epoch in {exp.path.name}/curves.parquet, so {column})"
+    base = column.split(".", 1)[1]
+    per_epoch = [
+        c
+        for c in exp.curves.columns
+        if c not in _CURVE_KEYS
+        and c not in ("timestamp", "time_total_s")
+        and _numeric(exp.curves[c])
+    ]
+    example = base if base in per_epoch else (per_epoch[0] if per_epoch else None)
+    way = (
+        f"a per-epoch metric (e.g. --metric {example}), analysed at one epoch that enough "
+        "trials reached"
+        if example
+        else "a per-epoch metric, analysed at one epoch (this experiment's curves.parquet has none)"
+    )
+    return (
+        f"{what}: {_per_run(column)}, but the {len(ended)} trials "
+        f"ended at epochs {first} to {last} (ASHA stopped {stopped} of {len(ended)} trials "
+        f'before epoch {last}); comparing them ranks "was stopped early" as a parameter '
+        f"effect. Use {way}, or pass --mixed-budgets to compare them anyway, with a warning"
     )

@@ -150,12 +150,8 @@ def run(exp: Path) -> dict[str, float]:
     experiment = load_experiment(exp)
     times["load_experiment"] = time.perf_counter() - t
     t = time.perf_counter()
-    from analysis.importance import FanovaSettings
-
-    # the settings `harness report` uses for an experiment of this size
-    report = compute_importance(
-        experiment, metric=METRIC, fanova=FanovaSettings.for_trials(len(experiment.trials))
-    )
+    # the settings `harness report` uses
+    report = compute_importance(experiment, metric=METRIC)
     times["compute_importance"] = time.perf_counter() - t
     t = time.perf_counter()
     fid = report.fidelity
@@ -169,6 +165,7 @@ def run(exp: Path) -> dict[str, float]:
         experiment.trials,
         experiment.curves,
         analysed=fid.table,
+        stability=report.stability,
     )
     times["write_report"] = time.perf_counter() - t
     print(f"fidelity: epoch {fid.epoch}, {fid.n_used} of {fid.n_trials_total} trials used")
@@ -186,43 +183,84 @@ def _render_only(exp: Path) -> dict[str, float]:
     curves = pd.read_parquet(exp / "curves.parquet")
     times["read parquet"] = time.perf_counter() - t
     params = list(json.loads((exp / "spec.json").read_text())["space_definition"]["params"])
+    from analysis.importance import (
+        DEFINITIONS,
+        GROUP_COLUMNS,
+        INTERACTION_COLUMNS,
+        STABILITY_COLUMNS,
+        TABLE_COLUMNS,
+    )
+
     rng = np.random.default_rng(0)
-    eta = np.sort(rng.dirichlet(np.ones(len(params))))[::-1] * 0.8
+    share = np.sort(rng.dirichlet(np.ones(len(params))))[::-1] * 0.8
+    fan = share[::-1] * 0.8
+    rank = np.arange(1, len(params) + 1)
     importance = pd.DataFrame(
         {
             "parameter": params,
             "group": [p.split(".")[0] for p in params],
-            "treatment": "binned(4)",
-            "anova_eta2": eta,
-            "anova_eta2_lo": eta * 0.8,
-            "anova_eta2_hi": eta * 1.2,
-            "anova_partial_eta2": eta * 1.1,
-            "anova_F": eta * 1000,
-            "anova_p": np.exp(-eta * 100),
-            "fanova": eta[::-1] / eta.sum(),
-            "fanova_sd": eta * 0.05,
-            "rank_anova": np.arange(1.0, len(params) + 1),
-            "rank_fanova": np.arange(len(params), 0.0, -1),
+            "treatment": "spline(df=3)",
+            "df": 3.0,
+            "anova": share,
+            "anova_lo": share * 0.8,
+            "anova_hi": share * 1.2,
+            "anova_F": share * 1000,
+            "anova_p": np.exp(-share * 100),
+            "anova_rank": rank,
+            "anova_rank_prob": 0.5,
+            "fanova": fan,
+            "fanova_lo": fan * 0.8,
+            "fanova_hi": fan * 1.2,
+            "fanova_rank": rank[::-1],
+            "fanova_rank_prob": 0.5,
+            "reliability": "",
+            "note": "",
         }
-    )
+    )[TABLE_COLUMNS]
     pairs = [(params[i], params[j]) for i in range(4) for j in range(i + 1, 4)]
     interactions = pd.DataFrame(
-        {"a": [a for a, _ in pairs], "b": [b for _, b in pairs], "eta2": 0.01, "F": 5.0, "p": 0.01}
+        {
+            "a": [a for a, _ in pairs],
+            "b": [b for _, b in pairs],
+            "df": 9.0,
+            "share": 0.01,
+            "share_lo": 0.005,
+            "share_hi": 0.02,
+            "F": 5.0,
+            "p": 0.01,
+            "p_holm": 0.06,
+        }
+    )[INTERACTION_COLUMNS]
+    sums = ["anova", "anova_lo", "anova_hi", "fanova", "fanova_lo", "fanova_hi"]
+    groups = importance.groupby("group", as_index=False)[sums].sum()[GROUP_COLUMNS]
+    n_used = int((trials["epochs"] >= 3).sum())
+    stability = pd.DataFrame(
+        [[1, len(trials), params[0], 0.8], [3, n_used, params[0], 1.0]], columns=STABILITY_COLUMNS
     )
-    groups = importance.groupby("group", as_index=False)[["anova_eta2", "fanova"]].sum()
     meta = {
         "experiment": exp.name,
         "metric": METRIC,
         "mode": "max",
+        "header": f"epoch 3 of 9, {n_used} of {len(trials)} trials",
+        "banner": None,
+        "param_source": "spec.json's space_definition",
         "epoch": 3,
+        "max_epoch": 9,
         "n_trials_total": len(trials),
-        "n_used": int((trials["epochs"] >= 3).sum()),
+        "n_used": n_used,
         "rule": "placeholder (render-only timing)",
-        "bins": 4,
+        "spline_df": 3,
+        "bootstrap": 200,
+        "level": 0.9,
+        "reliable": True,
+        "r2": 0.5,
+        "definitions": dict(DEFINITIONS),
         "notes": ["placeholder importance: only the rendering is timed"],
     }
     t = time.perf_counter()
-    write_report(exp / "report", importance, interactions, groups, meta, trials, curves)
+    write_report(
+        exp / "report", importance, interactions, groups, meta, trials, curves, stability=stability
+    )
     times["write_report"] = time.perf_counter() - t
     return times
 

@@ -17,21 +17,21 @@ from search_spaces import ConfigError
 
 __all__ = ["compare_rankings"]
 
-_NEEDED = ("parameter", "anova_eta2", "fanova")
+_NEEDED = ("parameter", "anova", "fanova")
 
 
 def _rank(df: pd.DataFrame) -> pd.Series:
-    if "rank_anova" in df.columns and df["rank_anova"].notna().any():
-        return df["rank_anova"].astype(float)
-    return df["anova_eta2"].rank(ascending=False, method="min", na_option="keep")
+    if "anova_rank" in df.columns and df["anova_rank"].notna().any():
+        return df["anova_rank"].astype(float)
+    return df["anova"].rank(ascending=False, method="min", na_option="keep")
 
 
 def compare_rankings(named: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
     """Side-by-side rankings of several experiments.
 
     Args:
-        named: experiment name to its importance frame (columns ``parameter``, ``anova_eta2``,
-            ``fanova``, optionally ``rank_anova`` and ``group``).
+        named: experiment name to its importance frame (columns ``parameter``, ``anova``,
+            ``fanova``, optionally ``anova_rank`` and ``group``).
 
     Returns:
         One row per parameter of the union, ordered by mean rank over the experiments that have
@@ -53,7 +53,7 @@ def compare_rankings(named: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
             raise ConfigError(f"importance of experiment {name!r} repeats parameters {dup}")
         part = pd.DataFrame(
             {
-                f"anova_pct[{name}]": 100 * df["anova_eta2"].astype(float).to_numpy(),
+                f"anova_pct[{name}]": 100 * df["anova"].astype(float).to_numpy(),
                 f"rank[{name}]": _rank(df).to_numpy(),
                 f"fanova_pct[{name}]": 100 * df["fanova"].astype(float).to_numpy(),
             },

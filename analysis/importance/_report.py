@@ -1,82 +1,137 @@
-"""Parameter importance of an experiment: ANOVA and fANOVA side by side at one stated fidelity.
+"""Parameter importance of an experiment at one stated fidelity, and how stable it is over epochs.
 
 :func:`compute_importance` is pure and seeded: the same directory and arguments give the same
-numbers. It returns data frames and a JSON-able dict; rendering lives elsewhere.
+numbers. It returns data frames and a JSON-able dict; rendering lives elsewhere. Both columns are
+on one scale, the share of the metric's variance explained by each parameter's main effect
+(:mod:`analysis.importance._model` says how each is computed and how they differ), with 90%
+bootstrap intervals and the probability that each parameter ranks where it is shown.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import pandas as pd
+from scipy import stats
 
-from analysis._fidelity import Fidelity, choose_fidelity
+from analysis._fidelity import Fidelity, choose_fidelity, ranking_epochs
 from analysis._json import jsonable
 from analysis._load import Experiment
-from analysis.importance._anova import AnovaResult, anova_importance, group_of, one_blas_thread
-from analysis.importance._fanova import FanovaResult, distributions_from_space, fanova_importance
-from search_spaces import ConfigError
+from analysis.importance._estimate import (
+    FANOVA_MIN_PER_PARAM,
+    LEVEL,
+    RELIABLE_PER_PARAM,
+    Estimate,
+    bias_corrected_interval,
+    estimate_importance,
+)
 
-__all__ = ["TABLE_COLUMNS", "FanovaSettings", "ImportanceReport", "compute_importance"]
+__all__ = [
+    "DEFAULT_GROUPS",
+    "DEFINITIONS",
+    "GROUP_COLUMNS",
+    "INTERACTION_COLUMNS",
+    "STABILITY_COLUMNS",
+    "TABLE_COLUMNS",
+    "ImportanceReport",
+    "compute_importance",
+    "group_of",
+]
+
+# prefixes whose parameters are reported together; any other parameter by its first section
+DEFAULT_GROUPS: dict[str, str] = {"loss.weights": "loss weights", "optim.onecycle": "onecycle"}
 
 TABLE_COLUMNS = [
     "parameter",
     "group",
     "treatment",
-    "anova_eta2",
-    "anova_eta2_lo",
-    "anova_eta2_hi",
-    "anova_partial_eta2",
+    "df",
+    "anova",
+    "anova_lo",
+    "anova_hi",
     "anova_F",
     "anova_p",
+    "anova_rank",
+    "anova_rank_prob",
     "fanova",
-    "fanova_sd",
-    "rank_anova",
-    "rank_fanova",
-    "levels",
-    "anova_df",
-    "fanova_raw",
-    "anova_note",
+    "fanova_lo",
+    "fanova_hi",
+    "fanova_rank",
+    "fanova_rank_prob",
+    "reliability",
+    "note",
 ]
-# the binned model "explains much less" than fANOVA's forest when both hold
-_GAP, _RATIO, _FINER_GAIN = 0.15, 0.6, 0.05
+INTERACTION_COLUMNS = ["a", "b", "df", "share", "share_lo", "share_hi", "F", "p", "p_holm"]
+GROUP_COLUMNS = ["group", "anova", "anova_lo", "anova_hi", "fanova", "fanova_lo", "fanova_hi"]
+STABILITY_COLUMNS = ["epoch", "n_used", "top", "tau"]
+# the epochs re-ranked for the stability table (the highest ones, the reported one included)
+_STABILITY_EPOCHS = 8
+_UNSTABLE_TAU = 0.5
+
+_PCT = f"{LEVEL:.0%}"
+DEFINITIONS: dict[str, str] = {
+    "ANOVA share": (
+        "the share of the metric's variance, over the trials analysed, that the parameter's "
+        "main effect explains: its type-II sum of squares in a model of every parameter's main "
+        "effect (a spline for numbers, a level per choice), less what the same number of "
+        "columns would explain by chance (df × residual mean square), over the total sum of "
+        "squares; 0 for a parameter with no effect, on average"
+    ),
+    "fANOVA share": (
+        "the same share over the whole search space instead of the trials: the variance of the "
+        "parameter's main effect (the fitted model, with its interaction terms, averaged over "
+        "every other parameter drawn uniformly from its range or choices) over the variance of "
+        "the metric there; it differs from the ANOVA share when the search crowded some regions"
+    ),
+    "interval": (
+        f"a {_PCT} bootstrap interval (bias-corrected percentile): the trials are resampled and "
+        "the model refitted; it covers the share in the population the trials came from"
+    ),
+    "P(rank)": (
+        "the probability, over the resamples, that the parameter ranks exactly where it is shown"
+    ),
+    "F, p": (
+        "the type-II F test of the main effect (its df columns against the residual); p is not "
+        "adjusted for the number of parameters"
+    ),
+    "treatment": (
+        "how the parameter enters the model: spline(df) of its value (log10 for a log range), "
+        "grid(k) or levels(k) with one coefficient per value, a simplex draw (the uniform the "
+        "sampler drew for a loss weight), +not set for a conditional parameter"
+    ),
+    "reliability": (
+        f"'unreliable' below {RELIABLE_PER_PARAM} trials per parameter, where rankings of "
+        "functions with known answers are often wrong (benchmarks/importance_accuracy.py); "
+        f"fANOVA is not computed below {FANOVA_MIN_PER_PARAM} trials per parameter"
+    ),
+    "interaction share": (
+        "what a smooth two-way term adds beyond every main effect, less its chance level, over "
+        "the total sum of squares: a lower bound of the pair's interaction (the term is coarse, "
+        "and variance the pair shares with main effects is credited to them); p_holm is Holm-"
+        "adjusted over the pairs tested"
+    ),
+    "stability": (
+        "the ANOVA ranking recomputed at each epoch that enough trials reached; τ is Kendall's "
+        "rank correlation of its shares with the reported epoch's: low τ means early stopping, "
+        "not the parameters, drives the answer at early epochs"
+    ),
+}
 
 
-@dataclass(frozen=True)
-class FanovaSettings:
-    """How fANOVA's forests are grown (see :func:`analysis.fanova_importance`).
+def group_of(param: str, groups: Mapping[str, str] | None = None) -> str:
+    """The group a parameter is reported in: the longest matching prefix, else its first section.
 
-    fANOVA dominates the cost of :func:`compute_importance`: on a 10,000-trial, 20-parameter
-    experiment it took 10 s in all with the default (5 forests of 8 trees, depth 10, at most
-    1,000 trials) and 2.3 s with :meth:`fast`, on a 2-core test machine.
+    ``groups`` maps a dotted prefix (or a full parameter name) to a group name and takes
+    precedence over :data:`DEFAULT_GROUPS`.
     """
-
-    seeds: tuple[int, ...] = (0, 1, 2, 3, 4)
-    n_trees: int = 8
-    max_depth: int = 10
-    max_trials: int = 1000
-
-    def __post_init__(self) -> None:
-        if not self.seeds or min(self.n_trees, self.max_depth, self.max_trials) < 1:
-            raise ConfigError(
-                "fANOVA settings: need at least one seed and n_trees, max_depth, max_trials "
-                f">= 1; got {self}"
-            )
-
-    @classmethod
-    def fast(cls) -> FanovaSettings:
-        """3 forests of 4 trees on at most 500 trials: for very large experiments."""
-        return cls(seeds=(0, 1, 2), n_trees=4, max_depth=10, max_trials=500)
-
-    @classmethod
-    def for_trials(cls, n_trials: int) -> FanovaSettings:
-        """The default for an experiment of ``n_trials``: :meth:`fast` above 2,000 trials, where
-        Optuna's pure-Python marginals would otherwise take tens of seconds."""
-        return cls.fast() if n_trials > 2000 else cls()
+    for mapping in (groups or {}, DEFAULT_GROUPS):
+        hits = [k for k in mapping if param == k or param.startswith(k.rstrip(".") + ".")]
+        if hits:
+            return mapping[max(hits, key=len)]
+    return param.split(".", 1)[0]
 
 
 @dataclass(frozen=True, eq=False)
@@ -84,50 +139,57 @@ class ImportanceReport:
     """Importance of every parameter for one outcome at one fidelity.
 
     Attributes:
-        table: one row per parameter, most important first (by ANOVA, then fANOVA); columns
-            :data:`TABLE_COLUMNS`. eta² columns are shares of the outcome's variance (0–1);
-            ``fanova`` is the normalised main effect (parameters sum to 1); ranks start at 1.
-        interactions: ``a``, ``b``, ``eta2``, ``F``, ``p``, ``df``, ``sum_sq``, largest first.
-        groups: ``group``, ``anova_eta2`` (sum, with ``anova_eta2_lo``/``anova_eta2_hi``),
-            ``fanova`` (sum), largest ANOVA share first.
+        table: one row per parameter, most important first (ANOVA share, then fANOVA);
+            columns :data:`TABLE_COLUMNS`; shares are fractions of the metric's variance (0–1),
+            ``*_lo``/``*_hi`` their 90% intervals, ranks start at 1, ``*_rank_prob`` is the
+            probability of that rank; :data:`DEFINITIONS` says what each means.
+        interactions: :data:`INTERACTION_COLUMNS`, largest share first.
+        groups: :data:`GROUP_COLUMNS`: shares summed over each group's parameters.
+        stability: :data:`STABILITY_COLUMNS`: the ranking at each epoch enough trials reached.
         fidelity: the epoch and trials used, and the sentence saying why.
         notes: everything dropped, assumed or suspicious, in plain sentences.
-        metric: the outcome column analysed.
+        metric: the outcome analysed.
         mode: ``"max"`` or ``"min"`` for that outcome.
         experiment: the experiment's name.
-        binned_r2: R² of ANOVA's main-effects model.
-        fanova_main_effect_share: share of the forest's variance in main effects (NaN if none).
+        param_source: where the parameter list came from.
+        estimate: the full estimate (draws, spline df, R²).
         settings: the arguments that produced the numbers.
-        anova: the full ANOVA result (sums of squares, factor treatment).
-        fanova: the full fANOVA result, or ``None`` when it was not asked for.
     """
 
     table: pd.DataFrame
     interactions: pd.DataFrame
     groups: pd.DataFrame
+    stability: pd.DataFrame
     fidelity: Fidelity
     notes: list[str]
     metric: str
     mode: str
     experiment: str
-    binned_r2: float
-    fanova_main_effect_share: float
+    param_source: str
+    estimate: Estimate
     settings: dict[str, Any] = field(default_factory=dict)
-    anova: AnovaResult | None = None
-    fanova: FanovaResult | None = None
 
     def meta(self) -> dict[str, Any]:
-        """The header a renderer needs: experiment, metric, mode, fidelity, bins, notes."""
+        """The header a renderer needs (see :data:`DEFINITIONS` for the columns)."""
         fid = self.fidelity
         return {
             "experiment": self.experiment,
             "metric": self.metric,
             "mode": self.mode,
+            "header": fid.header,
+            "banner": fid.banner,
+            "param_source": self.param_source,
             "epoch": fid.epoch,
+            "max_epoch": fid.max_epoch,
             "n_trials_total": fid.n_trials_total,
             "n_used": fid.n_used,
             "rule": fid.rule,
-            "bins": self.settings.get("bins"),
+            "spline_df": self.estimate.spline_df,
+            "bootstrap": self.estimate.bootstrap,
+            "level": LEVEL,
+            "reliable": self.estimate.reliable,
+            "r2": self.estimate.r2,
+            "definitions": dict(DEFINITIONS),
             "notes": list(self.notes),
         }
 
@@ -135,18 +197,13 @@ class ImportanceReport:
         """JSON-able form: NaN becomes ``None``, numpy scalars become Python numbers."""
         return jsonable(
             {
-                "experiment": self.experiment,
-                "metric": self.metric,
-                "mode": self.mode,
+                **self.meta(),
                 "fidelity": self.fidelity.to_dict(),
                 "settings": self.settings,
-                "binned_r2": self.binned_r2,
-                "anova_shared": None if self.anova is None else self.anova.shared,
-                "fanova_main_effect_share": self.fanova_main_effect_share,
                 "parameters": self.table.to_dict("records"),
                 "interactions": self.interactions.to_dict("records"),
                 "groups": self.groups.to_dict("records"),
-                "notes": list(self.notes),
+                "stability": self.stability.to_dict("records"),
             }
         )
 
@@ -155,7 +212,6 @@ def compute_importance(
     exp: Experiment,
     metric: str | None = None,
     epoch: int | None = None,
-    bins: int = 4,
     interactions: int = 3,
     bootstrap: int = 200,
     seed: int = 0,
@@ -163,213 +219,168 @@ def compute_importance(
     stage: str | None = None,
     mode: str | None = None,
     groups: Mapping[str, str] | None = None,
-    fanova: FanovaSettings | None = FanovaSettings(),
+    fanova: bool = True,
+    mixed_budgets: bool = False,
+    spline_df: int | None = None,
+    stability: bool = True,
 ) -> ImportanceReport:
     """ANOVA and fANOVA importance of the experiment's parameters for one outcome.
 
     Args:
         exp: the loaded experiment.
-        metric: any numeric outcome (default: the metric the search optimised); a per-epoch
-            metric, or a per-trial one such as ``peak_memory_bytes`` or ``images_per_s``.
+        metric: any numeric outcome (default: the metric the search optimised).
         epoch: the fidelity (default: see :func:`analysis.choose_fidelity`).
-        bins: quantile bins of continuous parameters for ANOVA.
         interactions: two-way interactions to test.
-        bootstrap: resamples for the eta² intervals.
-        seed: seed of the bootstrap.
+        bootstrap: resamples for the intervals and rank probabilities (0: none).
+        seed: seed of the resampling.
         stage: analyse one stage of a plan (default: every stage pooled).
-        mode: ``"max"``/``"min"`` for the outcome (default: see
-            :meth:`analysis.Experiment.direction`: the mode ``spec.json`` records for the search's
-            metric, else the harness's rule :func:`search_spaces.metric_direction`).
-        groups: prefix → group name overrides (see :func:`analysis.group_of`).
-        fanova: forest settings, or ``None`` to skip fANOVA.
+        mode: ``"max"``/``"min"`` for the outcome (default: the recorded or the harness's rule).
+        groups: prefix → group name overrides (see :func:`group_of`).
+        fanova: compute the functional ANOVA over the search space too.
+        mixed_budgets: allow ``final.*``/``best.*`` of trials that ran different epochs.
+        spline_df: the splines' degrees of freedom (default: chosen by GCV).
+        stability: re-rank at every epoch that enough trials reached.
 
     Raises:
-        ConfigError: unknown metric or stage, an epoch no trial reached, a bad ``mode``, or an
-            outcome whose direction is unknown and not given by ``mode``.
+        ConfigError: unknown metric or stage, an epoch no trial reached, a bad ``mode``, mixed
+            budgets without ``mixed_budgets``, or an outcome whose direction is unknown.
     """
-    with one_blas_thread():
-        return _compute(exp, metric, epoch, bins, interactions, bootstrap, seed, stage, mode,
-                        groups, fanova)  # fmt: skip
-
-
-def _compute(
-    exp: Experiment,
-    metric: str | None,
-    epoch: int | None,
-    bins: int,
-    interactions: int,
-    bootstrap: int,
-    seed: int,
-    stage: str | None,
-    mode: str | None,
-    groups: Mapping[str, str] | None,
-    fanova: FanovaSettings | None,
-) -> ImportanceReport:
     if stage is not None:
         exp = exp.only_stage(stage)
-    fid = choose_fidelity(exp, metric, epoch)
+    fid = choose_fidelity(exp, metric, epoch, mixed_budgets=mixed_budgets)
     mode = exp.direction(fid.metric, mode)
-    params = fid.params
     notes = list(exp.notes)
+    if fid.banner:
+        notes.insert(0, fid.banner)
     if exp.kind == "plan" and len(exp.stages) > 1:
         notes.append(
             f"trials of {len(exp.stages)} stages pooled ({', '.join(exp.stages)}); the stages "
             "searched different ranges: pass a stage to analyse one"
         )
-    anova = anova_importance(
-        fid.table, params, "value", bins, interactions, bootstrap, seed, groups
-    )
-    notes.extend(anova.notes)
-    fan = None
-    if fanova is not None:
-        known = distributions_from_space(exp.space_definition) if exp.space_definition else {}
-        fan = fanova_importance(
-            fid.table, params, "value", mode, known, fanova.seeds, fanova.n_trees,
-            fanova.max_depth, fanova.max_trials,
-        )  # fmt: skip
-        notes.extend(fan.notes)
-    table = _table(anova, fan)
-    share = fan.main_effect_share if fan is not None else float("nan")
-    notes.extend(_resolution_note(fid.table, params, anova, share, bins, groups))
-    notes.extend(_disagreement_note(table))
+    definition = exp.space_definition
+    est = estimate_importance(
+        fid.table, fid.params, "value", definition=definition, interactions=interactions,
+        bootstrap=bootstrap, seed=seed, fanova=fanova, spline_df=spline_df,
+    )  # fmt: skip
+    notes.extend(est.notes)
+    table = _table(est, groups)
+    stable = pd.DataFrame(columns=STABILITY_COLUMNS)
+    if stability and fid.source == "curves" and est.unavailable is None:
+        stable = _stability(exp, fid, est, definition)
+        notes.extend(_stability_note(stable, fid))
     settings = {
-        "bins": bins,
-        "interactions": interactions,
-        "bootstrap": bootstrap,
-        "seed": seed,
-        "stage": stage,
-        "fanova": None if fanova is None else {
-            "seeds": list(fanova.seeds), "n_trees": fanova.n_trees,
-            "max_depth": fanova.max_depth, "max_trials": fanova.max_trials,
-        },
+        "interactions": interactions, "bootstrap": bootstrap, "seed": seed, "stage": stage,
+        "fanova": fanova, "spline_df": spline_df, "mixed_budgets": mixed_budgets,
     }  # fmt: skip
     return ImportanceReport(
         table=table,
-        interactions=anova.interactions[["a", "b", "eta2", "F", "p", "df", "sum_sq"]],
-        groups=_group_table(anova, table, groups),
+        interactions=est.interactions[INTERACTION_COLUMNS].reset_index(drop=True),
+        groups=_group_table(est, table, groups),
+        stability=stable,
         fidelity=fid,
         notes=notes,
         metric=fid.metric,
         mode=mode,
         experiment=exp.name,
-        binned_r2=anova.binned_r2,
-        fanova_main_effect_share=share,
+        param_source=exp.param_source,
+        estimate=est,
         settings=settings,
-        anova=anova,
-        fanova=fan,
     )
 
 
-def _table(anova: AnovaResult, fan: FanovaResult | None) -> pd.DataFrame:
-    a = anova.effects.set_index("parameter")
-    out = pd.DataFrame(
-        {
-            "parameter": a.index,
-            "group": a["group"].to_numpy(),
-            "treatment": a["treatment"].to_numpy(),
-            "anova_eta2": a["eta2"].to_numpy(dtype=float),
-            "anova_eta2_lo": a["eta2_lo"].to_numpy(dtype=float),
-            "anova_eta2_hi": a["eta2_hi"].to_numpy(dtype=float),
-            "anova_partial_eta2": a["partial_eta2"].to_numpy(dtype=float),
-            "anova_F": a["F"].to_numpy(dtype=float),
-            "anova_p": a["p"].to_numpy(dtype=float),
-        }
+def _table(est: Estimate, groups: Mapping[str, str] | None) -> pd.DataFrame:
+    out = est.effects.copy()
+    out.insert(1, "group", [group_of(p, groups) for p in out["parameter"]])
+    notes = []
+    for r in out.itertuples():
+        if str(r.treatment).startswith("dropped"):
+            notes.append(str(r.treatment))
+        elif est.unavailable:
+            notes.append(est.unavailable)
+        elif est.fanova_refused and est.fanova_refused != "not asked":
+            notes.append(f"fANOVA {est.fanova_refused}")
+        else:
+            notes.append("")
+    out["note"] = notes
+    out["reliability"] = (
+        "" if est.reliable else f"unreliable: {est.n} trials < {RELIABLE_PER_PARAM} per parameter"
     )
-    f = fan.importance.set_index("parameter") if fan is not None else None
-    for col, src in (
-        ("fanova", "fanova"),
-        ("fanova_sd", "fanova_sd"),
-        ("fanova_raw", "fanova_raw"),
-    ):
-        out[col] = f[src].reindex(a.index).to_numpy(dtype=float) if f is not None else np.nan
-    out["rank_anova"] = out["anova_eta2"].rank(ascending=False, method="min").astype("Int64")
-    out["rank_fanova"] = out["fanova"].rank(ascending=False, method="min").astype("Int64")
-    out["levels"] = a["levels"].astype("Int64").array
-    out["anova_df"] = a["df"].to_numpy(dtype=float)
-    # why a share is missing, said in the table itself: the parameter was dropped, or ANOVA
-    # could not be fitted at all (too few trials ...)
-    missing = ~np.isfinite(out["anova_eta2"].to_numpy(dtype=float))
-    dropped = out["treatment"].astype(str).str.startswith("dropped")
-    reason = anova.unavailable or "n/a: not estimable"
-    short = (
-        out["treatment"]
-        .astype(str)
-        .str.split(" with ")
-        .str[0]
-        .str.replace("determined by the other parameters", "collinear")
-    )
-    out["anova_note"] = np.where(missing, np.where(dropped, short, reason), "")
-    out = out.sort_values(
-        ["anova_eta2", "fanova"], ascending=False, na_position="last", kind="stable"
-    )
+    for col in ("anova_rank", "fanova_rank"):
+        out[col] = out[col].astype("Int64")
+    out = out.sort_values(["anova", "fanova"], ascending=False, na_position="last", kind="stable")
     return out[TABLE_COLUMNS].reset_index(drop=True)
 
 
 def _group_table(
-    anova: AnovaResult, table: pd.DataFrame, groups: Mapping[str, str] | None
+    est: Estimate, table: pd.DataFrame, groups: Mapping[str, str] | None
 ) -> pd.DataFrame:
-    g = anova.groups.rename(
-        columns={"eta2": "anova_eta2", "eta2_lo": "anova_eta2_lo", "eta2_hi": "anova_eta2_hi"}
-    )
-    sums = table.assign(group=[group_of(p, groups) for p in table["parameter"]]).groupby(
-        "group", sort=False
-    )["fanova"]
-    fan = sums.sum(min_count=1)
-    g["fanova"] = g["group"].map(fan).astype(float)
-    return g.reset_index(drop=True)
-
-
-def _adjusted(r2: float, n: int, residual_df: float) -> float:
-    if not (math.isfinite(r2) and residual_df > 0):
-        return float("nan")
-    return 1.0 - (1.0 - r2) * (n - 1) / residual_df
-
-
-def _resolution_note(
-    table: pd.DataFrame,
-    params: list[str],
-    anova: AnovaResult,
-    share: float,
-    bins: int,
-    groups: Mapping[str, str] | None,
-) -> list[str]:
-    """Say so when the bins average away structure that a finer look sees.
-
-    Trigger: the binned model's R² is well below the share of variance in fANOVA's main effects
-    (or, without fANOVA, unconditionally), and ANOVA with twice the bins gains adjusted R²; the
-    second check keeps a forest that fits noise from raising a false alarm.
-    """
-    binned = anova.effects["treatment"].astype(str).str.startswith("binned")
-    r2 = anova.binned_r2
-    if not binned.any() or not math.isfinite(r2):
-        return []
-    has_fanova = math.isfinite(share)
-    if has_fanova and not (share - r2 >= _GAP and r2 < _RATIO * share):
-        return []
-    finer = anova_importance(table, params, "value", bins * 2, 0, 0, 0, groups)
-    gain = _adjusted(finer.binned_r2, finer.n, finer.residual_df) - _adjusted(
-        r2, anova.n, anova.residual_df
-    )
-    if not (math.isfinite(gain) and gain >= (_FINER_GAIN if has_fanova else 2 * _FINER_GAIN)):
-        return []
-    versus = f" vs fANOVA's {share:.0%} (main effects of its forest)" if has_fanova else ""
-    return [
-        f"binned ANOVA explains {r2:.0%} of the variance{versus}; with {bins * 2} bins it "
-        f"explains {finer.binned_r2:.0%}: the {bins} bins may hide structure (e.g. a periodic "
-        f"effect); try --bins {bins * 2} or more"
+    """Shares summed over each group, with a bias-corrected interval of the sum."""
+    analysed = [
+        p for p in est.effects["parameter"] if not str(_treatment(est, p)).startswith("dropped")
     ]
+    rows = []
+    for name, members in table.groupby("group", sort=False):
+        row: list[Any] = [name]
+        for method in ("anova", "fanova"):
+            values = members[method].astype(float)
+            total = float(values.sum()) if values.notna().any() else np.nan
+            lo = hi = np.nan
+            draws = est.draws.get(method)
+            idx = [analysed.index(p) for p in members["parameter"] if p in analysed]
+            if draws is not None and idx and np.isfinite(total):
+                sums = np.nansum(draws[:, idx], axis=1)[:, None]
+                (lo,), (hi,) = bias_corrected_interval(sums, np.array([total]), LEVEL)
+            row += [total, lo, hi]
+        rows.append(row)
+    out = pd.DataFrame(rows, columns=GROUP_COLUMNS)
+    return out.sort_values("anova", ascending=False, kind="stable").reset_index(drop=True)
 
 
-def _disagreement_note(table: pd.DataFrame) -> list[str]:
-    both = table.dropna(subset=["anova_eta2", "fanova"])  # assessed by both methods
-    if len(both) < 2:
+def _treatment(est: Estimate, param: str) -> str:
+    return str(est.effects.set_index("parameter").loc[param, "treatment"])
+
+
+def _stability(
+    exp: Experiment, fid: Fidelity, est: Estimate, definition: Mapping[str, Any] | None
+) -> pd.DataFrame:
+    """The ANOVA ranking at each of the highest epochs enough trials reached (same spline df)."""
+    epochs = ranking_epochs(exp, fid.metric)
+    if fid.epoch is not None and fid.epoch not in epochs:
+        epochs = sorted({*epochs, fid.epoch})
+    if len(epochs) < 2:
+        return pd.DataFrame(columns=STABILITY_COLUMNS)
+    shown = sorted(epochs)[-_STABILITY_EPOCHS:]
+    if fid.epoch is not None and fid.epoch not in shown:
+        shown = sorted({*shown[1:], fid.epoch})
+    reference = est.effects.set_index("parameter")["anova"].astype(float)
+    rows = []
+    for e in shown:
+        at = fid if e == fid.epoch else choose_fidelity(exp, fid.metric, e)
+        other = est
+        if e != fid.epoch:
+            other = estimate_importance(
+                at.table, at.params, "value", definition=definition, interactions=0,
+                bootstrap=0, fanova=False, spline_df=est.spline_df or None,
+            )  # fmt: skip
+        shares = other.effects.set_index("parameter")["anova"].astype(float)
+        both = reference.dropna().index.intersection(shares.dropna().index)
+        tau = float("nan")
+        if len(both) >= 2:
+            tau = float(stats.kendalltau(reference[both], shares[both]).statistic)
+        top = shares.idxmax() if shares.notna().any() else ""
+        rows.append([e, at.n_used, top, tau])
+    return pd.DataFrame(rows, columns=STABILITY_COLUMNS)
+
+
+def _stability_note(stable: pd.DataFrame, fid: Fidelity) -> list[str]:
+    if stable.empty:
         return []
-    top_a = both.loc[both["anova_eta2"] == both["anova_eta2"].max(), "parameter"].tolist()
-    top_f = both.loc[both["fanova"] == both["fanova"].max(), "parameter"].tolist()
-    if not set(top_a) & set(top_f):
-        return [
-            f"ANOVA and fANOVA disagree on the most important parameter ({top_a[0]} vs "
-            f"{top_f[0]}): ANOVA compares bin means of the trials as sampled, fANOVA the "
-            "forest's marginals over the whole space"
-        ]
-    return []
+    low = stable[(stable["tau"] < _UNSTABLE_TAU) & (stable["epoch"] != fid.epoch)]
+    if low.empty:
+        return []
+    epochs = ", ".join(str(int(e)) for e in low["epoch"])
+    return [
+        f"the ranking is not stable across epochs: at epoch(s) {epochs} it agrees poorly with "
+        f"epoch {fid.epoch} (Kendall τ < {_UNSTABLE_TAU}); when the low epochs disagree, early "
+        "stopping rather than the parameters may drive which trials are compared"
+    ]

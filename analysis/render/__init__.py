@@ -31,15 +31,9 @@ from analysis.render._anytime import (
 )
 from analysis.render._bench import bench_figure, write_bench_plot
 from analysis.render._comparison import write_comparison
-from analysis.render._importance import (
-    FORMATS,
-    fidelity_sentence,
-    outcome,
-    ranking_rows,
-    report_dict,
-    write_report,
-)
+from analysis.render._importance import FORMATS, outcome, report_dict, write_report
 from analysis.render._plots import is_log_spaced, pareto_front
+from analysis.render._ranking import column_definitions, fidelity_sentence, ranking_rows
 
 __all__ = [
     "ABLATION_FILES",
@@ -56,6 +50,7 @@ __all__ = [
     "anytime_table",
     "bench_figure",
     "budget_verdict",
+    "column_definitions",
     "compute_anytime",
     "fidelity_sentence",
     "forest_plot",

@@ -15,10 +15,17 @@ import pandas as pd
 
 from analysis.importance._compare import compare_rankings
 from analysis.render import _plots
-from analysis.render._importance import fidelity_sentence
 from analysis.render._markup import html_table, img, md_table, na_html, num, page
+from analysis.render._ranking import fidelity_sentence
 
 __all__ = ["write_comparison"]
+
+_LEGEND = (
+    "ANOVA % = the share of the metric's variance over the trials that the parameter's main "
+    "effect explains (percent), with its rank in that experiment; fANOVA % = the same share over "
+    "the search space. Both are on one scale; each report's own page gives their intervals.",
+    "– = the experiment did not search the parameter, or could not estimate it.",
+)
 
 
 def _md_rows(table: pd.DataFrame, names: list[str]) -> list[dict[str, str]]:
@@ -27,7 +34,7 @@ def _md_rows(table: pd.DataFrame, names: list[str]) -> list[dict[str, str]]:
         row = {"parameter": str(r["parameter"])}
         for n in names:
             rank = num(r[f"rank[{n}]"], ".0f")
-            row[f"{n}: % var (rank)"] = f"{num(r[f'anova_pct[{n}]'], '.1f')} ({rank})"
+            row[f"{n}: ANOVA % (rank)"] = f"{num(r[f'anova_pct[{n}]'], '.1f')} ({rank})"
             row[f"{n}: fANOVA %"] = num(r[f"fanova_pct[{n}]"], ".1f")
         rows.append(row)
     return rows
@@ -35,6 +42,7 @@ def _md_rows(table: pd.DataFrame, names: list[str]) -> list[dict[str, str]]:
 
 def _header(names: list[str], metas: Mapping[str, Mapping[str, Any]]) -> list[str]:
     lines = [f"{n}: {fidelity_sentence(metas[n])}" if n in metas else f"{n}:" for n in names]
+    lines += [f"{n}: {metas[n]['banner']}" for n in names if metas.get(n, {}).get("banner")]
     metrics = {str(metas[n].get("metric")) for n in names if n in metas}
     if len(metrics) > 1:
         lines.append(f"Note: the experiments rank different metrics {sorted(metrics)}.")
@@ -66,16 +74,17 @@ def write_comparison(
     head = _header(names, metas)
     rows = _md_rows(table, names)
     md = ["# Importance comparison: " + ", ".join(names), "", *[f"- {h}" for h in head], ""]
-    md += ["% var = ANOVA share of performance variance (100·eta²).", ""]
-    md += ["– = the experiment did not search the parameter, or could not estimate it.", ""]
+    md += [f"- {line}" for line in _LEGEND]
+    md += [""]
     paths["md"].write_text("\n".join([*md, md_table(rows)]) + "\n", encoding="utf-8")
     body = [
         f"<h1>Importance comparison: {html.escape(', '.join(names))}</h1>",
         "<ul>" + "".join(f"<li>{html.escape(h)}</li>" for h in head) + "</ul>",
+        "<ul>" + "".join(f"<li>{html.escape(line)}</li>" for line in _LEGEND) + "</ul>",
     ]
     for prefix, method, what in (
-        ("anova_pct", "ANOVA", "% of performance variance"),
-        ("fanova_pct", "fANOVA", "% of explained variance"),
+        ("anova_pct", "ANOVA", "% of variance over the trials"),
+        ("fanova_pct", "fANOVA", "% of variance over the search space"),
     ):
         bars = table.set_index("parameter")[[f"{prefix}[{n}]" for n in names]]
         bars.columns = names

@@ -1,7 +1,10 @@
 """Writers of an importance report: CSV, JSON, Markdown and one self-contained HTML file.
 
-They take the plain tables the computation returns (importance, interactions, group totals, a meta
-dict) plus the experiment's trials and curves, and compute nothing about importance themselves.
+They take the plain tables :func:`analysis.compute_importance` returns (importance, interactions,
+group totals, the ranking across epochs, a meta dict) plus the experiment's trials and curves, and
+compute nothing about importance themselves. Both pages open with the fidelity ("epoch E of M, k
+of n trials"), any warning banner, where the parameter list came from and the rule that chose the
+trials; the ranking is followed by what each of its columns means (``meta["definitions"]``).
 The HTML page has no script and no external reference: CSS is inline and every figure is a
 ``data:image/png;base64`` URI, so the file opens offline and can be mailed as is. A piece that
 cannot be drawn (no curves, no peak memory, no fANOVA) becomes one "not available: reason" line.
@@ -20,9 +23,13 @@ import numpy as np
 import pandas as pd
 
 from analysis._json import jsonable
+from analysis.importance import DEFINITIONS
 from analysis.render import _plots
 from analysis.render._anytime import anytime_sections
 from analysis.render._markup import (
+    banner_html,
+    definitions_html,
+    definitions_md,
     finite,
     html_table,
     img,
@@ -30,26 +37,32 @@ from analysis.render._markup import (
     na_html,
     not_available,
     num,
-    p_value,
     page,
-    pct,
     section,
+)
+from analysis.render._ranking import (
+    DEFAULT_LEVEL,
+    column_definitions,
+    group_rows,
+    header_text,
+    interaction_rows,
+    ordered,
+    ranking_rows,
+    stability_rows,
 )
 from search_spaces import SUCCESS_STATUSES, ConfigError, format_bytes, metric_direction
 
-__all__ = [
-    "FORMATS",
-    "fidelity_sentence",
-    "metric_column",
-    "outcome",
-    "ranking_rows",
-    "report_dict",
-    "write_report",
-]
+__all__ = ["FORMATS", "metric_column", "outcome", "report_dict", "write_report"]
 
 FORMATS = ("md", "html", "csv", "json")
 # The best-trials table shows this many of the most important parameters, to stay readable.
 _BEST_PARAMS = 6
+# the group and interaction tables: title, key in _tables, reason when empty, definition key
+_SECTIONS = (
+    ("Group totals", "groups", "no groups", "group_def"),
+    ("Interactions (shares are lower bounds)", "interactions", "no interaction was tested",
+     "interaction_def"),
+)  # fmt: skip
 _FILES = {
     "csv": "importance.csv",
     "json": "importance.json",
@@ -58,45 +71,14 @@ _FILES = {
 }
 
 
-def _ordered(importance: pd.DataFrame) -> pd.DataFrame:
-    """Largest ANOVA share first; fANOVA orders what ANOVA could not estimate."""
-    return importance.sort_values(
-        ["anova_eta2", "fanova", "parameter"],
-        ascending=[False, False, True],
-        na_position="last",
-        kind="stable",
-    )
-
-
-def ranking_rows(importance: pd.DataFrame, top: int | None = None) -> list[dict[str, str]]:
-    """The ranking as formatted strings, largest ANOVA share first (then fANOVA), for a terminal.
-
-    Keys: ``parameter``, ``% variance [95% CI]``, ``fANOVA %``, ``F``, ``p``, ``treatment``.
-    """
-    rows = []
-    for r in _ordered(importance).head(top).itertuples(index=False):
-        fan = pct(r.fanova)
-        if finite(r.fanova) and finite(r.fanova_sd):
-            fan += f" ± {100 * float(r.fanova_sd):.1f}"
-        rows.append(
-            {
-                "parameter": str(r.parameter),
-                "% variance [95% CI]": pct(r.anova_eta2, r.anova_eta2_lo, r.anova_eta2_hi)
-                if finite(r.anova_eta2)
-                else (getattr(r, "anova_note", "") or "–"),
-                "fANOVA %": fan,
-                "F": num(r.anova_F, ".2f"),
-                "p": p_value(r.anova_p),
-                "treatment": str(r.treatment),
-            }
-        )
-    return rows
-
-
 def report_dict(
-    importance: pd.DataFrame, interactions: pd.DataFrame, groups: pd.DataFrame, meta: Mapping
+    importance: pd.DataFrame,
+    interactions: pd.DataFrame | None,
+    groups: pd.DataFrame | None,
+    meta: Mapping,
+    stability: pd.DataFrame | None = None,
 ) -> dict[str, Any]:
-    """Meta and the three tables as one JSON-able dict (NaN and infinities become ``None``)."""
+    """Meta and the four tables as one JSON-able dict (NaN and infinities become ``None``)."""
 
     def records(df: pd.DataFrame | None) -> list:
         return [] if df is None else df.astype(object).to_dict("records")
@@ -107,6 +89,7 @@ def report_dict(
             "importance": records(importance),
             "interactions": records(interactions),
             "groups": records(groups),
+            "stability": records(stability),
         }
     )
 
@@ -162,37 +145,6 @@ def _by_key(trials: pd.DataFrame, source: pd.DataFrame, column: str) -> np.ndarr
     return pd.to_numeric(_trial_key(trials).map(by_key), errors="coerce").to_numpy(dtype=float)
 
 
-def _interaction_rows(interactions: pd.DataFrame | None, top: int = 10) -> list[dict[str, str]]:
-    if interactions is None or interactions.empty:
-        return []
-    df = interactions.sort_values("eta2", ascending=False, na_position="last").head(top)
-    return [
-        {
-            "interaction": f"{r.a} × {r.b}",
-            "% variance": pct(r.eta2),
-            "F": num(r.F, ".2f"),
-            "p": p_value(r.p),
-        }
-        for r in df.itertuples(index=False)
-    ]
-
-
-def _group_rows(groups: pd.DataFrame | None) -> list[dict[str, str]]:
-    if groups is None or groups.empty:
-        return []
-    df = groups.sort_values("anova_eta2", ascending=False, na_position="last")
-    return [
-        {
-            "group": str(r.group),
-            "% variance": pct(
-                r.anova_eta2, getattr(r, "anova_eta2_lo", None), getattr(r, "anova_eta2_hi", None)
-            ),
-            "fANOVA %": pct(r.fanova),
-        }
-        for r in df.itertuples(index=False)
-    ]
-
-
 def _best_rows(
     trials: pd.DataFrame | None, meta: Mapping, params: Sequence[str], top: int = 10
 ) -> tuple[list[dict[str, str]], str]:
@@ -223,46 +175,92 @@ def _best_rows(
 
 
 def _header_lines(meta: Mapping) -> list[tuple[str, str]]:
-    return [
-        ("metric", f"{meta.get('metric')} ({_mode(meta)})"),
-        ("fidelity", _fidelity(meta)),
-        ("trials used", f"{meta.get('n_used')} of {meta.get('n_trials_total')}"),
-        ("rule", str(meta.get("rule", ""))),
-        ("bins for continuous parameters", str(meta.get("bins"))),
-    ]
+    lines = [("metric", f"{meta.get('metric')} ({_mode(meta)})")]
+    if meta.get("param_source"):
+        lines.append(("parameters from", str(meta["param_source"])))
+    lines.append(("rule", str(meta.get("rule", ""))))
+    model = _model_line(meta)
+    if model:
+        lines.append(("model", model))
+    return lines
 
 
-def _fidelity(meta: Mapping) -> str:
-    epoch = meta.get("epoch")
-    return "one value per trial (no epoch)" if epoch is None else f"epoch {epoch}"
+def _model_line(meta: Mapping) -> str:
+    """How the shares were estimated, in one line (empty when the meta does not say)."""
+    parts = []
+    df = meta.get("spline_df")
+    if finite(df):
+        parts.append(
+            f"a spline with {int(df)} degree{'s' if int(df) > 1 else ''} of freedom per numeric "
+            "parameter, a level per choice"
+            if int(df)
+            else "no numeric parameter: a level per choice"
+        )
+    if finite(meta.get("r2")):
+        parts.append(f"R² of the main-effects model {float(meta['r2']):.2f}")
+    if finite(meta.get("bootstrap")):
+        level = meta.get("level", DEFAULT_LEVEL)
+        parts.append(f"{int(meta['bootstrap'])} bootstrap resamples for the {level:.0%} intervals")
+    return "; ".join(parts)
 
 
-def fidelity_sentence(meta: Mapping) -> str:
-    """One sentence saying which epoch and how many trials the importance used."""
-    epoch = meta.get("epoch")
-    where = "per trial" if epoch is None else f"at epoch {epoch}"
-    return (
-        f"Importance of {meta.get('metric')} {where}, "
-        f"from {meta.get('n_used')} of {meta.get('n_trials_total')} trials."
-    )
+def _notes(meta: Mapping) -> list[str]:
+    """The notes, without the banner the page already shows at its top."""
+    return [str(n) for n in meta.get("notes") or [] if n != meta.get("banner")]
 
 
-def _markdown(
-    importance, interactions, groups, meta, trials, params, with_html: bool, anytime: list[str]
-) -> str:
-    out = [f"# Parameter importance: {meta.get('experiment')}", "", fidelity_sentence(meta), ""]
+def _headline(meta: Mapping) -> str:
+    return f"{header_text(meta)}: what drives {meta.get('metric')} ({_mode(meta)})"
+
+
+def _tables(importance, interactions, groups, stability, meta) -> dict[str, Any]:
+    """Every table of the page as rows, with the definitions of the ranking's columns."""
+    level = meta.get("level", DEFAULT_LEVEL)
+    ranking = ranking_rows(importance, level=level)
+    definitions = meta.get("definitions") or DEFINITIONS
+    return {
+        "ranking": ranking,
+        "columns": column_definitions(ranking[0] if ranking else [], definitions),
+        "groups": group_rows(groups, level),
+        "interactions": interaction_rows(interactions, level),
+        "stability": stability_rows(stability, meta.get("epoch")),
+        "interaction_def": f"share: {definitions.get('interaction share', '')}",
+        "stability_def": f"τ: {definitions.get('stability', '')}",
+        "group_def": f"the shares of each group's parameters summed, with a {level:.0%} interval "
+        "of the sum",
+    }
+
+
+def _fanova_missing(importance: pd.DataFrame) -> str:
+    """Why no parameter has a fANOVA share (the table's note), or "" when some has one."""
+    if importance.empty or importance["fanova"].notna().any():
+        return ""
+    notes = [str(n) for n in importance.get("note", pd.Series(dtype=str)).dropna() if str(n)]
+    notes.sort(key=lambda n: "fANOVA" not in n)  # the reason fANOVA gives first, if any
+    return notes[0] if notes else "not asked for"
+
+
+def _markdown(importance, tabs, meta, trials, params, with_html: bool, anytime: list[str]) -> str:
+    out = [f"# Parameter importance: {meta.get('experiment')}", ""]
+    if meta.get("banner"):
+        out += [f"> **WARNING: {meta['banner']}**", ""]
+    out += [f"**{_headline(meta)}**", ""]
     out += [f"- **{k}**: {v}" for k, v in _header_lines(meta)]
-    notes = list(meta.get("notes") or [])
+    notes = _notes(meta)
     if notes:
         out += ["", "## Notes", "", *[f"- {n}" for n in notes]]
     out += ["", "## Ranking", ""]
-    out.append("% of performance variance = 100·eta² (ANOVA, type-II), 95% bootstrap interval.")
-    out += ["", md_table(ranking_rows(importance)) or not_available("no parameter was analysed")]
-    for title, rows, reason in (
-        ("Group totals", _group_rows(groups), "no groups"),
-        ("Top interactions", _interaction_rows(interactions), "no interaction was computed"),
-    ):
+    out += [md_table(tabs["ranking"]) or not_available("no parameter was analysed")]
+    if tabs["ranking"]:
+        out += ["", "### What the columns mean", "", definitions_md(tabs["columns"])]
+    for title, key, reason, definition in _SECTIONS:
+        rows = tabs[key]
         out += ["", f"## {title}", "", md_table(rows) or not_available(reason)]
+        if rows:
+            out += ["", tabs[definition]]
+    if tabs["stability"]:
+        out += ["", "## Ranking across epochs", "", md_table(tabs["stability"])]
+        out += ["", tabs["stability_def"]]
     best, why = _best_rows(trials, meta, params[:_BEST_PARAMS])
     out += ["", "## Best trials", "", md_table(best) or not_available(why)]
     out += anytime
@@ -271,29 +269,35 @@ def _markdown(
     return "\n".join(out) + "\n"
 
 
-def _html(
-    importance, interactions, groups, meta, trials, curves, params, top_params, analysed, anytime
-):
+def _html(importance, tabs, meta, trials, curves, params, top_params, analysed, anytime):
     body = [f"<h1>Parameter importance: {html.escape(str(meta.get('experiment')))}</h1>"]
-    body.append(f"<p>{html.escape(fidelity_sentence(meta))}</p>")
-    dl = "".join(
-        f"<dt>{html.escape(k)}</dt><dd>{html.escape(v)}</dd>" for k, v in _header_lines(meta)
-    )
-    body.append(f"<dl>{dl}</dl>")
-    notes = list(meta.get("notes") or [])
+    if meta.get("banner"):
+        body.append(banner_html(f"WARNING: {meta['banner']}"))
+    body.append(f"<p><strong>{html.escape(_headline(meta))}</strong></p>")
+    body.append(definitions_html(_header_lines(meta)))
+    notes = _notes(meta)
     if notes:
         body.append(
             section("Notes", ["<ul>", *[f"<li>{html.escape(n)}</li>" for n in notes], "</ul>"])
         )
-    rank = [html_table(ranking_rows(importance)) or na_html("no parameter was analysed")]
-    if not importance.empty:
-        rank.append(img(_plots.importance_bars(importance), "importance bars"))
-        if not importance["fanova"].notna().any():
-            rank.append(na_html("fANOVA importances were not computed (all values missing)"))
+    rank = [html_table(tabs["ranking"]) or na_html("no parameter was analysed")]
+    if tabs["ranking"]:
+        rank += ["<h3>What the columns mean</h3>", definitions_html(tabs["columns"])]
+        level = meta.get("level", DEFAULT_LEVEL)
+        rank.append(img(_plots.importance_bars(importance, level), "importance bars"))
+        why = _fanova_missing(importance)
+        if why:
+            rank.append(na_html(f"fANOVA shares were not computed ({why})"))
     body.append(section("Ranking", rank))
-    body.append(section("Group totals", [html_table(_group_rows(groups)) or na_html("no groups")]))
-    inter = html_table(_interaction_rows(interactions))
-    body.append(section("Top interactions", [inter or na_html("no interaction was computed")]))
+    for title, key, reason, definition in _SECTIONS:
+        rows = tabs[key]
+        part = [html_table(rows) or na_html(reason)]
+        if rows:
+            part.append(f"<p>{html.escape(tabs[definition])}</p>")
+        body.append(section(title, part))
+    if tabs["stability"]:
+        stable = [html_table(tabs["stability"]), f"<p>{html.escape(tabs['stability_def'])}</p>"]
+        body.append(section("Ranking across epochs", stable))
     best, why = _best_rows(trials, meta, params[:_BEST_PARAMS])
     body.append(section("Best trials", [html_table(best) or na_html(why)]))
     body += _plot_sections(importance, meta, trials, curves, params, top_params, analysed)
@@ -314,7 +318,7 @@ def _plot_sections(importance, meta, trials, curves, params, top_params, analyse
     else:
         png = _plots.parallel_coordinates(trials, params, y, label, mode)
         out.append(section("Parallel coordinates", [img(png, "parallel coordinates")]))
-    top = [p for p in _ordered(importance)["parameter"] if p in params][:top_params]
+    top = [p for p in ordered(importance)["parameter"] if p in params][:top_params]
     if n_ok < 2 or not top:
         why = f"fewer than two trials have a value of {label}" if n_ok < 2 else "no parameter"
         out.append(section("Marginal plots", [na_html(why)]))
@@ -369,6 +373,7 @@ def write_report(
     formats: Iterable[str] = FORMATS,
     top_params: int = 4,
     analysed: pd.DataFrame | None = None,
+    stability: pd.DataFrame | None = None,
 ) -> dict[str, Path]:
     """Write the report files into ``out_dir`` (created if missing).
 
@@ -378,11 +383,15 @@ def write_report(
 
     Args:
         out_dir: folder to write into.
-        importance: one row per parameter (see the package docs for the columns).
-        interactions: columns ``a``, ``b``, ``eta2``, ``F``, ``p``; may be empty or None.
-        groups: columns ``group``, ``anova_eta2``, ``fanova``; may be empty or None.
-        meta: ``experiment``, ``metric``, ``mode``, ``epoch``, ``n_trials_total``, ``n_used``,
-            ``rule``, ``bins``, ``notes``.
+        importance: one row per parameter, columns :data:`analysis.importance.TABLE_COLUMNS`
+            (``ImportanceReport.table``).
+        interactions: :data:`~analysis.importance.INTERACTION_COLUMNS`; may be empty or None.
+        groups: :data:`~analysis.importance.GROUP_COLUMNS`; may be empty or None.
+        meta: :meth:`ImportanceReport.meta`: ``experiment``, ``metric``, ``mode``, ``header``,
+            ``banner``, ``param_source``, ``epoch``, ``n_trials_total``, ``n_used``, ``rule``,
+            ``spline_df``, ``bootstrap``, ``level``, ``r2``, ``definitions``, ``notes``; the
+            header is built from the epoch and counts when missing, and the definitions default
+            to :data:`analysis.importance.DEFINITIONS`.
         trials: the experiment's trials table (for best trials and plots), or None.
         curves: the experiment's curves table (for learning curves and the anytime curve of
             :mod:`analysis.render._anytime`), or None.
@@ -390,6 +399,8 @@ def write_report(
         top_params: how many of the most important parameters get a marginal plot.
         analysed: optional per-trial values importance was computed on (``trial_id``,
             ``stage`` for a plan, ``value``), so the plots show exactly those.
+        stability: optional :data:`~analysis.importance.STABILITY_COLUMNS`
+            (``ImportanceReport.stability``): shown as "Ranking across epochs" when it has rows.
 
     Returns:
         The written path per format.
@@ -404,7 +415,7 @@ def write_report(
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     have = set(trials.columns) if trials is not None else set()
-    params = [p for p in _ordered(importance)["parameter"] if p in have]
+    params = [p for p in ordered(importance)["parameter"] if p in have]
     # anytime.csv goes with the CSV format, anytime.png with the pages that show it
     any_md, any_html = anytime_sections(
         out,
@@ -415,6 +426,7 @@ def write_report(
         csv="csv" in formats,
         png=bool({"md", "html"} & set(formats)),
     )
+    tabs = _tables(importance, interactions, groups, stability, meta)
     written: dict[str, Path] = {}
     for fmt in FORMATS:
         if fmt not in formats:
@@ -423,25 +435,14 @@ def write_report(
         if fmt == "csv":
             importance.to_csv(path, index=False)
         elif fmt == "json":
-            doc = report_dict(importance, interactions, groups, meta)
+            doc = report_dict(importance, interactions, groups, meta, stability)
             path.write_text(json.dumps(doc, indent=2, allow_nan=False) + "\n", encoding="utf-8")
         elif fmt == "md":
-            text = _markdown(
-                importance, interactions, groups, meta, trials, params, "html" in formats, any_md
-            )
+            text = _markdown(importance, tabs, meta, trials, params, "html" in formats, any_md)
             path.write_text(text, encoding="utf-8")
         else:
             text = _html(
-                importance,
-                interactions,
-                groups,
-                meta,
-                trials,
-                curves,
-                params,
-                top_params,
-                analysed,
-                any_html,
+                importance, tabs, meta, trials, curves, params, top_params, analysed, any_html
             )
             path.write_text(text, encoding="utf-8")
         written[fmt] = path

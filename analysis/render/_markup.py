@@ -1,8 +1,9 @@
 """Markup building blocks shared by the report and comparison writers.
 
 Cell formatting (numbers, percentages with intervals, p-values, "–" for missing), Markdown and
-HTML tables, embedded PNG images, the "not available: reason" line and one self-contained HTML
-page (inline CSS, no script, no external reference). No analysis here.
+HTML tables and definition lists, a warning banner, embedded PNG images, the "not available:
+reason" line and one self-contained HTML page (inline CSS, no script, no external reference). No
+analysis here.
 """
 
 from __future__ import annotations
@@ -14,6 +15,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 __all__ = [
+    "banner_html",
+    "definitions_html",
+    "definitions_md",
     "finite",
     "html_table",
     "img",
@@ -34,7 +38,10 @@ padding:.25em .6em;text-align:right}th{background:#f2f2f2}
 td:first-child,th:first-child{text-align:left}
 img{max-width:100%;height:auto;display:block;margin:.6em 0}.na{color:#8a5a00;font-style:italic}
 .scroll{overflow-x:auto}
-dl{display:grid;grid-template-columns:max-content auto;gap:.2em 1em}dt{font-weight:600}"""
+dl{display:grid;grid-template-columns:max-content auto;gap:.2em 1em}dt{font-weight:600}
+dl.defs{grid-template-columns:minmax(8em,max-content) auto;font-size:.85em}
+.banner{background:#fff3cd;border:2px solid #c98a00;color:#5c3d00;padding:.6em 1em;
+font-weight:600}"""
 
 
 def finite(v: Any) -> bool:
@@ -124,3 +131,21 @@ def section(title: str, parts: Iterable[str]) -> str:
 def na_html(reason: str) -> str:
     """:func:`not_available` as an HTML paragraph."""
     return f'<p class="na">{html.escape(not_available(reason))}</p>'
+
+
+def definitions_md(items: Iterable[tuple[str, str]]) -> str:
+    """Term and definition pairs as a Markdown list ("" if none)."""
+    return "\n".join(f"- **{term}**: {text}" for term, text in items)
+
+
+def definitions_html(items: Iterable[tuple[str, str]]) -> str:
+    """Term and definition pairs as an escaped HTML definition list ("" if none)."""
+    pairs = "".join(
+        f"<dt>{html.escape(term)}</dt><dd>{html.escape(text)}</dd>" for term, text in items
+    )
+    return f'<dl class="defs">{pairs}</dl>' if pairs else ""
+
+
+def banner_html(text: str) -> str:
+    """A warning that must not be missed, set apart at the top of a page."""
+    return f'<p class="banner" role="alert">{html.escape(text)}</p>'

@@ -104,41 +104,36 @@ def pareto_front(
     return out
 
 
-def importance_bars(importance: pd.DataFrame) -> bytes:
-    """ANOVA eta² (%, 95% interval) and fANOVA share (%, ± sd) as side-by-side horizontal bars.
+def importance_bars(importance: pd.DataFrame, level: float = 0.9) -> bytes:
+    """ANOVA and fANOVA shares of the metric's variance (%) as side-by-side horizontal bars, each
+    with its bootstrap interval as a whisker.
 
-    Both panels share one row order (ANOVA, largest on top) so a parameter reads across.
+    Both are shares of the metric's variance explained by the main effect (over the trials and
+    over the search space), so both panels share one % axis and one row order (ANOVA, largest on
+    top): a parameter reads across. A panel with no value says why (the table's ``note``).
     """
-    df = importance.sort_values("anova_eta2", ascending=True, na_position="first")
+    df = importance.sort_values(["anova", "fanova"], ascending=True, na_position="first")
     y = np.arange(len(df))
-    eta = 100 * df["anova_eta2"].to_numpy(dtype=float)
-    lo = 100 * df["anova_eta2_lo"].to_numpy(dtype=float)
-    hi = 100 * df["anova_eta2_hi"].to_numpy(dtype=float)
-    err = np.vstack([np.clip(eta - lo, 0, None), np.clip(hi - eta, 0, None)])
-    err = np.where(np.isfinite(err), err, 0.0)
-    fan = 100 * df["fanova"].to_numpy(dtype=float)
-    fsd = 100 * df["fanova_sd"].to_numpy(dtype=float)
     fig = Figure(figsize=(10, 1.4 + 0.32 * len(df)))
-    ax1, ax2 = fig.subplots(1, 2, sharey=True)
-    ax1.barh(y, np.nan_to_num(eta), xerr=err, color="#3b75af", ecolor="#333", capsize=2)
-    ax1.set_title("ANOVA: % of performance variance (95% CI)")
-    if not np.isfinite(eta).any():  # say why the panel is empty, on the panel
-        notes = df.get("anova_note", None)
-        why = next((str(n) for n in notes if str(n)), "n/a") if notes is not None else "n/a"
-        ax1.text(0.5, 0.5, f"not computed\n{why}", ha="center", va="center",
-                 transform=ax1.transAxes, color="#555")  # fmt: skip
-    ax1.set_yticks(y, df["parameter"].tolist())
-    if np.isfinite(fan).any():
-        ax2.barh(y, np.nan_to_num(fan), xerr=np.nan_to_num(fsd), color="#e1812c", ecolor="#333")
-        ax2.set_title("fANOVA: % of explained variance (± sd)")
-    else:
-        ax2.text(
-            0.5, 0.5, "fANOVA not available", ha="center", va="center", transform=ax2.transAxes
-        )
-        ax2.set_title("fANOVA")
-    for ax in (ax1, ax2):
+    axes = fig.subplots(1, 2, sharey=True, sharex=True)
+    for ax, method, colour in zip(axes, ("ANOVA", "fANOVA"), ("#3b75af", "#e1812c"), strict=True):
+        col = method.lower()
+        share = 100 * df[col].to_numpy(dtype=float)
+        lo = 100 * df[f"{col}_lo"].to_numpy(dtype=float)
+        hi = 100 * df[f"{col}_hi"].to_numpy(dtype=float)
+        err = np.vstack([np.clip(share - lo, 0, None), np.clip(hi - share, 0, None)])
+        err = np.where(np.isfinite(err), err, 0.0)
+        ax.set_title(f"{method}: % of variance ({level:.0%} CI)")
+        if np.isfinite(share).any():
+            ax.barh(y, np.nan_to_num(share), xerr=err, color=colour, ecolor="#333", capsize=2)
+        else:  # say why the panel is empty, on the panel
+            notes = [str(n) for n in df.get("note", pd.Series(dtype=str)).dropna() if str(n)]
+            why = notes[0] if notes else "not computed"
+            ax.text(0.5, 0.5, f"{method} not available\n{why}", ha="center", va="center",
+                    transform=ax.transAxes, color="#555", wrap=True)  # fmt: skip
         ax.set_xlim(left=0)
         ax.grid(axis="x", alpha=0.3)
+    axes[0].set_yticks(y, df["parameter"].tolist())
     fig.tight_layout()
     return to_png(fig)
 

@@ -273,18 +273,42 @@ def report(
             "that max(10, 20%) of the trials reached)."
         ),
     ] = None,
-    bins: Annotated[int, typer.Option(help="ANOVA: quantile bins for continuous parameters.")] = 4,
+    spline_df: Annotated[
+        int | None,
+        typer.Option(
+            help="Degrees of freedom (1-20) of each numeric parameter's spline. Default: chosen by "
+            "generalised cross-validation (1: a straight line; more bend, but need more trials).",
+        ),
+    ] = None,
     interactions: Annotated[
-        int, typer.Option(help="ANOVA: two-way interactions among the top K parameters.")
+        int, typer.Option(help="Two-way interactions to test (their shares are lower bounds).")
     ] = 3,
     bootstrap: Annotated[
-        int, typer.Option(help="Bootstrap resamples for the 95% intervals.")
+        int, typer.Option(help="Bootstrap resamples for the 90% intervals and P(rank).")
     ] = 200,
     seed: Annotated[int, typer.Option(help="Seed of the bootstrap and fANOVA.")] = 0,
     format_: Annotated[
         str, typer.Option("--format", help="Comma-separated: md, html, csv, json.")
     ] = "md,html,csv,json",
     out: Annotated[Path | None, typer.Option(help="Output folder (default: RUN/report).")] = None,
+    params: Annotated[
+        str | None,
+        typer.Option(
+            help="Comma-separated parameter columns to rank, e.g. optim.lr,model.width. "
+            "Default: the parameters of the space spec.json records, else every column of "
+            "trials.parquet that is not an outcome (final.*, best.*, raw.*, per-epoch "
+            "metrics, status, epochs, costs)."
+        ),
+    ] = None,
+    mixed_budgets: Annotated[
+        bool,
+        typer.Option(
+            "--mixed-budgets",
+            help="Allow final.* and best.* outcomes of trials that ran different numbers of "
+            "epochs (refused by default: an early stop would look like a parameter effect); "
+            "the report then carries a MIXED BUDGETS banner.",
+        ),
+    ] = False,
 ) -> None:
     """Which parameters drive the outcome: ANOVA and fANOVA importance, with a report.
 
@@ -300,13 +324,15 @@ def report(
             runs,
             metric=metric,
             epoch=epoch,
-            bins=bins,
             interactions=interactions,
             bootstrap=bootstrap,
             seed=seed,
             formats=format_,
             out=out,
             console=console,
+            params=params,
+            mixed_budgets=mixed_budgets,
+            spline_df=spline_df,
         )
     )
 

@@ -9,6 +9,7 @@ from typing import Any
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
 from search_spaces import ConfigError
 
@@ -25,39 +26,53 @@ def _formats(spec: str) -> tuple[str, ...]:
     return chosen
 
 
-def _print_ranking(report: Any, meta: dict[str, Any], console: Console) -> None:
+def _print_ranking(
+    report: Any, meta: dict[str, Any], console: Console, param_source: str = ""
+) -> None:
+    """The ranking on a terminal: the fidelity in the title, a MIXED BUDGETS banner in yellow
+    above it, the columns of report.md in compact form, then the rule, parameters and notes."""
     from rich import box
 
     from analysis import ranking_rows
 
-    rows = ranking_rows(report.table)
+    rows = ranking_rows(report.table, level=meta.get("level", 0.9), compact=True)
+    banner = meta.get("banner")
+    if banner:
+        console.print(Text(banner, style="bold yellow"))
     table = Table(
-        title=(
-            f"{meta['experiment']}: what drives {meta['metric']} "
-            f"(epoch {meta['epoch']}, {meta['n_used']} of {meta['n_trials_total']} trials)"
-        ),
+        title=f"{meta['experiment']}: what drives {meta['metric']} ({meta['header']})",
         box=box.SIMPLE_HEAD,
         pad_edge=False,
     )
-    # a parameter's name is never cut; in a narrow terminal the long "treatment" column (also
-    # stated in the notes below and in report.md) is left out so the numbers stay whole
+    # a parameter's name and the numbers are never cut: in a narrow terminal the long
+    # "treatment" column (also in report.md) is left out and both P(rank) headings shortened
     narrow = console.width < 120
     if rows:
         keys = [k for k in rows[0] if not (narrow and k == "treatment")]
         for key in keys:
-            # the parameter and the numbers are never cut; a "not computed" reason wraps
-            wraps = key in ("treatment", "% variance [95% CI]")
+            # F and p never wrap; a share wraps before its interval, a P(rank) before its rank
+            wraps = key not in ("parameter", "F", "p")
             table.add_column(
-                key, justify="left" if key == "parameter" else "right", no_wrap=not wraps
+                "P(rank)" if narrow and key.endswith("P(rank)") else key,
+                justify="left" if key == "parameter" else "right",
+                no_wrap=not wraps,
+                min_width=max(len(row[key]) for row in rows) if key == "parameter" else None,
             )
         for row in rows:
-            table.add_row(*(str(row[k]) for k in keys))
-        if narrow and "treatment" in rows[0]:
-            table.caption = "how each parameter was treated: the notes below and report.md"
+            table.add_row(*(escape(str(row[k])) for k in keys))
+        table.caption = (
+            "% = share of the metric's variance explained by the parameter's main effect, over "
+            "the trials (ANOVA) or the search space (fANOVA); every column is defined in report.md"
+        )
     console.print(table)
-    console.print(meta["rule"])
+    console.print(escape(str(meta["rule"])))
+    if param_source:
+        names = report.fidelity.params
+        shown = ", ".join(names[:8]) + (f", … ({len(names)} in all)" if len(names) > 8 else "")
+        console.print(f"parameters ({escape(param_source)}): {escape(shown) or '(none)'}")
     for note in meta["notes"]:
-        console.print(f"[yellow]note:[/] {note}")
+        if note != banner:
+            console.print(f"[yellow]note:[/] {escape(str(note))}")
 
 
 def print_ablation(result: Any, title: str, console: Console) -> None:
@@ -119,17 +134,25 @@ def report_command(
     *,
     metric: str | None,
     epoch: int | None,
-    bins: int,
     interactions: int,
     bootstrap: int,
     seed: int,
     formats: str,
     out: Path | None,
     console: Console,
+    params: str | None = None,
+    mixed_budgets: bool = False,
+    spline_df: int | None = None,
 ) -> int:
-    """Run ``harness report``; return the exit code."""
+    """Run ``harness report``; return the exit code.
+
+    ``params`` (``--params``): comma-separated parameter columns, else those of the recorded
+    space (see :func:`analysis.load_experiment`); ``mixed_budgets``: allow ``final.*``/``best.*``
+    outcomes of trials of different lengths (see :func:`analysis.choose_fidelity`);
+    ``spline_df`` (``--spline-df``): the splines' degrees of freedom, ``None`` to choose them by
+    generalised cross-validation.
+    """
     from analysis import (
-        FanovaSettings,
         compute_importance,
         is_ablation_dir,
         load_experiment,
@@ -147,8 +170,8 @@ def report_command(
                 pass  # nothing to rebuild from: loading the directory says what is missing
             else:
                 console.print(f"{path}: the tables were missing; rebuilt them from Ray's state")
-    if bins < 2:
-        raise ConfigError(f"--bins must be >= 2, got {bins}")
+    if spline_df is not None and not 1 <= spline_df <= 20:
+        raise ConfigError(f"--spline-df must be between 1 and 20, got {spline_df}")
     if interactions < 0:
         raise ConfigError(f"--interactions must be >= 0, got {interactions}")
     ablations = [path for path in runs if is_ablation_dir(path)]
@@ -157,23 +180,25 @@ def report_command(
         ablation_report(
             path, metric=metric, bootstrap=bootstrap, seed=seed, out=single, console=console
         )
-    experiments = [load_experiment(path) for path in runs if path not in ablations]
+    chosen_params = None if params is None else [p.strip() for p in params.split(",")]
+    experiments = [
+        load_experiment(path, params=chosen_params) for path in runs if path not in ablations
+    ]
     named: dict[str, Any] = {}
     metas: dict[str, dict[str, Any]] = {}
     for exp in experiments:
-        fanova = FanovaSettings.for_trials(len(exp.trials))
         report = compute_importance(
             exp,
             metric=metric,
             epoch=epoch,
-            bins=bins,
             interactions=interactions,
             bootstrap=bootstrap,
             seed=seed,
-            fanova=fanova,
+            mixed_budgets=mixed_budgets,
+            spline_df=spline_df,
         )
         meta = report.meta()
-        _print_ranking(report, meta, console)
+        _print_ranking(report, meta, console, exp.param_source)
         target = out if (out is not None and len(experiments) == 1) else exp.path / "report"
         target.mkdir(parents=True, exist_ok=True)
         files = write_report(
@@ -186,6 +211,7 @@ def report_command(
             exp.curves,
             formats=chosen,
             analysed=report.fidelity.table,
+            stability=report.stability,
         )
         console.print("wrote " + ", ".join(str(p) for p in files.values()))
         named[exp.name] = report.table

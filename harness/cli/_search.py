@@ -434,15 +434,13 @@ def _base_values(space: Any, recipe: Recipe, settings: SearchSettings) -> dict[s
 def write_search_report(run_dir: Path, metric: str, mode: str) -> tuple[Any, str | None]:
     """Write ``report/`` for a finished search (what ``harness report`` writes); return the
     importance report, or ``None`` and the reason it could not be computed."""
-    from analysis import FanovaSettings, compute_importance, load_experiment, write_report
+    from analysis import compute_importance, load_experiment, write_report
 
     target = run_dir / "report"
     target.mkdir(parents=True, exist_ok=True)
     try:
         exp = load_experiment(run_dir)
-        report = compute_importance(
-            exp, metric=metric, mode=mode, fanova=FanovaSettings.for_trials(len(exp.trials))
-        )
+        report = compute_importance(exp, metric=metric, mode=mode)
         write_report(
             target,
             report.table,
@@ -452,6 +450,7 @@ def write_search_report(run_dir: Path, metric: str, mode: str) -> tuple[Any, str
             exp.trials,
             exp.curves,
             analysed=report.fidelity.table,
+            stability=report.stability,
         )
     except HarnessError as exc:
         return None, str(exc)

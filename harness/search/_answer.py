@@ -110,9 +110,9 @@ def important_parameters(table: pd.DataFrame, alpha: float = ALPHA) -> list[dict
             out.append(
                 {
                     "parameter": row["parameter"],
-                    "share": _number(row.get("anova_eta2")),
-                    "lo": _number(row.get("anova_eta2_lo")),
-                    "hi": _number(row.get("anova_eta2_hi")),
+                    "share": _number(row.get("anova")),
+                    "lo": _number(row.get("anova_lo")),
+                    "hi": _number(row.get("anova_hi")),
                     "p_holm": float(p_holm),
                 }
             )

@@ -177,8 +177,8 @@ def ishigami_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def ishigami_report(ishigami_dir: Path):
-    """The importance report of the Ishigami experiment with the default 4 quantile bins."""
+    """The importance report of the Ishigami experiment with the default settings."""
     from analysis import load_experiment
     from analysis.importance import compute_importance
 
-    return compute_importance(load_experiment(ishigami_dir), bins=4)
+    return compute_importance(load_experiment(ishigami_dir))

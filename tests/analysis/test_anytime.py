@@ -13,6 +13,7 @@ import pandas as pd
 import pytest
 
 from analysis import budget_verdict, compute_anytime, load_experiment, write_report
+from analysis.importance import TABLE_COLUMNS
 from analysis.render import ANYTIME_COLUMNS, anytime_caption, anytime_figure, anytime_table
 from search_spaces import ConfigError
 
@@ -51,34 +52,30 @@ def _interleaved(with_time: bool = True) -> pd.DataFrame:
 
 
 def _meta(metric: str = "score", mode: str = "max") -> dict:
+    """The meta of a report (only the anytime sections are under test here)."""
     return {
         "experiment": "anytime-test",
         "metric": metric,
         "mode": mode,
+        "header": "once per trial, 30 of 30 trials",
+        "banner": None,
         "epoch": None,
         "n_trials_total": 30,
         "n_used": 30,
         "rule": "test",
-        "bins": 4,
         "notes": [],
     }
 
 
 def _importance() -> pd.DataFrame:
-    return pd.DataFrame(
-        {
-            "parameter": ["p.x"],
-            "group": ["p"],
-            "treatment": ["binned(4)"],
-            "anova_eta2": [0.5],
-            "anova_eta2_lo": [0.4],
-            "anova_eta2_hi": [0.6],
-            "anova_F": [10.0],
-            "anova_p": [0.001],
-            "fanova": [0.5],
-            "fanova_sd": [0.05],
-        }
-    )
+    """One parameter's row of ``ImportanceReport.table`` (its numbers are not under test)."""
+    row = {
+        "parameter": "p.x", "group": "p", "treatment": "spline(df=1)", "df": 1.0,
+        "anova": 0.5, "anova_lo": 0.4, "anova_hi": 0.6, "anova_F": 10.0, "anova_p": 0.001,
+        "anova_rank": 1, "anova_rank_prob": 1.0, "fanova": 0.5, "fanova_lo": 0.4,
+        "fanova_hi": 0.6, "fanova_rank": 1, "fanova_rank_prob": 1.0, "reliability": "", "note": "",
+    }  # fmt: skip
+    return pd.DataFrame([row], columns=TABLE_COLUMNS)
 
 
 @pytest.mark.parametrize("mode", ["max", "min"])

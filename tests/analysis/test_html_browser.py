@@ -12,8 +12,6 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from analysis.render import write_report
-
 CHROMIUM = Path("/usr/bin/chromium")
 # Lines Chromium writes to stderr for page problems: console messages, uncaught script errors,
 # and resources it could not load (a self-contained page loads none).
@@ -21,7 +19,7 @@ _BAD = ("Uncaught", "CONSOLE", "ERR_FILE_NOT_FOUND", "ERR_NAME_NOT_RESOLVED", "n
 
 
 def _fixtures():
-    """The synthetic report inputs of ``test_render.py`` (one source of truth for both tests)."""
+    """The experiment and report helpers of ``test_render.py`` (one source of truth for both)."""
     path = Path(__file__).with_name("test_render.py")
     spec = importlib.util.spec_from_file_location("_render_fixtures", path)
     module = importlib.util.module_from_spec(spec)
@@ -65,19 +63,14 @@ needs_chromium = pytest.mark.skipif(
 
 
 @needs_chromium
-def test_report_html_renders_in_headless_chromium(tmp_path):
+def test_report_html_renders_in_headless_chromium(tmp_path, tables, write_search):
     fx = _fixtures()
-    trials = fx._trials()
-    paths = write_report(
-        tmp_path / "report",
-        importance=fx._importance(),
-        interactions=fx._interactions(),
-        groups=fx._groups(),
-        meta=fx._meta(),
-        trials=trials,
-        curves=fx._curves(trials),
-        formats=("html",),
-    )
+    exp = fx.experiment(tables, write_search, tmp_path / "lw")
+    report = fx.importance(exp)
+    paths = fx.write(tmp_path / "report", exp, report, formats=("html",))
+    page = paths["html"].read_text()
+    # the definitions and the ranking across epochs are drawn too
+    assert '<dl class="defs">' in page and "<h2>Ranking across epochs</h2>" in page
     proc = _screenshot(paths["html"], tmp_path)
     shot = tmp_path / "shot.png"
     assert proc.returncode == 0, proc.stderr[-3000:]

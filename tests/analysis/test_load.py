@@ -33,7 +33,7 @@ def test_single_search_layout(tmp_path, tables, write_search):
 
     assert exp.kind == "search" and exp.name == "s" and exp.stages == []
     assert (exp.metric, exp.mode) == ("iou_lesion", "max")
-    # raw.*, final.*, best.* are not parameters; every dotted effective path is
+    # no space recorded: every column but outcomes (raw.*, final.*, best.*, costs) is a parameter
     assert exp.params == ["optim.lr", "model.attention.type", "data.batch_size", "data.amp"]
     assert pd.api.types.is_float_dtype(exp.trials["optim.lr"])
     assert pd.api.types.is_integer_dtype(exp.trials["data.batch_size"])
@@ -164,3 +164,118 @@ def test_spec_without_settings_assumes_the_default_metric(tmp_path, tables, writ
 
     assert (exp.metric, exp.mode) == ("iou_lesion", "max")
     assert any("assuming iou_lesion" in note for note in exp.notes)
+
+
+# --- which columns are parameters -----------------------------------------------------------
+
+
+def _space_search(tmp_path, tables, write_search, space=None, extra=None, metric="score"):
+    """Six trials of two epochs with parameters lr (dotless), loss.weights.{boundary,dice} and
+    a column extra.col; ``space`` is recorded in spec.json when given."""
+    params = pd.DataFrame(
+        {
+            "lr": np.geomspace(1e-4, 1e-2, 6),
+            "loss.weights.boundary": np.linspace(0.1, 0.6, 6),
+            "loss.weights.dice": np.linspace(0.9, 0.4, 6),
+            "extra.col": [1, 2, 3, 4, 5, 6],
+        }
+    )
+    trials, curves = tables(params, np.full((6, 2), 0.5), extra_trial_columns=extra)
+    spec_extra = {"space_definition": space} if space is not None else None
+    return write_search(tmp_path / "s", trials, curves, metric=metric, spec_extra=spec_extra)
+
+
+def test_without_a_recorded_space_every_non_outcome_column_is_a_parameter(
+    tmp_path, tables, write_search
+):
+    directory = _space_search(tmp_path, tables, write_search)
+
+    exp = load_experiment(directory)
+
+    # a dotless parameter counts; trial_id, status, raw.*, epochs, final.*, best.*, costs do not
+    assert exp.params == ["lr", "loss.weights.boundary", "loss.weights.dice", "extra.col"]
+    assert exp.param_source == "inferred: every column that is not an outcome"
+
+
+def test_a_dotted_outcome_column_is_never_a_parameter(tmp_path, tables, write_search):
+    # val.f_noisy reported per epoch (a column of curves.parquet) and copied into trials
+    params = pd.DataFrame({"optim.lr": [0.1, 0.2, 0.3], "width": [8, 16, 32]})
+    trials, curves = tables(params, np.full((3, 2), 0.4), metric="val.f_noisy")
+    trials["val.f_noisy"] = 0.4
+    exp = load_experiment(write_search(tmp_path / "a", trials, curves, metric="val.f_noisy"))
+    assert exp.params == ["optim.lr", "width"]
+
+    # val.f_noisy only in trials.parquet, but it is the metric spec.json names
+    trials, curves = tables(params, np.full((3, 2), 0.4), metric="score")
+    trials["val.f_noisy"] = 0.4
+    exp = load_experiment(write_search(tmp_path / "b", trials, curves, metric="val.f_noisy"))
+    assert exp.params == ["optim.lr", "width"]
+
+
+def test_the_recorded_space_decides_and_a_simplex_is_one_column_per_component(
+    tmp_path, tables, write_search
+):
+    space = {
+        "name": "s",
+        "params": {
+            "lr": {"type": "float", "low": 1e-4, "high": 1e-2, "log": True},
+            "loss.weights": {
+                "type": "simplex",
+                "total": 1.0,
+                "components": {"boundary": [0.1, 0.6], "dice": [0.4, 0.9]},
+            },
+            "optim.momentum": {"type": "float", "low": 0.8, "high": 0.99},
+        },
+    }
+    exp = load_experiment(_space_search(tmp_path, tables, write_search, space=space))
+
+    # extra.col is not in the space: not a parameter; optim.momentum has no column: a note
+    assert exp.params == ["lr", "loss.weights.boundary", "loss.weights.dice"]
+    assert exp.param_source == "spec.json space"
+    assert any("optim.momentum" in note and "not a column" in note for note in exp.notes)
+
+
+def test_a_plan_takes_the_union_of_its_stages_spaces_and_their_longest_run(
+    tmp_path, tables, write_plan
+):
+    coarse = tables(
+        pd.DataFrame({"lr": [0.1, 0.2], "wd": [0.0, 0.1], "x.y": [1, 2]}), np.ones((2, 2))
+    )
+    focused = tables(
+        pd.DataFrame({"lr": [0.1, 0.2], "wd": [0.0, 0.1], "x.y": [1, 2]}), np.ones((2, 2))
+    )
+    directory = write_plan(tmp_path / "p", {"coarse": coarse, "focused": focused})
+    for stage, key, epochs in (("01-coarse", "lr", 4), ("02-focused", "wd", 9)):
+        spec = {
+            "settings": {"metric": "score", "max_epochs": epochs},
+            "space_definition": {"name": stage, "params": {key: {"type": "float"}}},
+        }
+        (directory / stage / "spec.json").write_text(json.dumps(spec))
+
+    exp = load_experiment(directory)
+
+    assert exp.params == ["lr", "wd"] and exp.param_source == "spec.json space"
+    assert exp.max_epochs == 9
+
+
+def test_explicit_params_win_and_are_checked(tmp_path, tables, write_search):
+    space = {"name": "s", "params": {"lr": {"type": "float", "low": 1e-4, "high": 1e-2}}}
+    # score: the per-epoch metric of curves.parquet, also copied into trials.parquet
+    directory = _space_search(tmp_path, tables, write_search, space=space, extra={"score": 0.5})
+
+    exp = load_experiment(directory, params=["extra.col", "lr"])
+    assert exp.params == ["extra.col", "lr"] and exp.param_source == "--params"
+    assert pd.api.types.is_numeric_dtype(exp.trials["extra.col"])  # numeric stays numeric
+
+    with pytest.raises(ConfigError) as info:
+        load_experiment(directory, params=["lr", "optim.nope"])
+    message = str(info.value)
+    assert "optim.nope" in message and "loss.weights.dice" in message  # the columns listed
+    assert "lr," not in message.split(";")[0]  # only the missing name is blamed
+
+    for outcome in ("final.score", "best.score", "raw.lr~u", "epochs", "status", "score"):
+        with pytest.raises(ConfigError, match="outcome columns are never parameters") as info:
+            load_experiment(directory, params=["lr", outcome])
+        assert outcome in str(info.value)
+    with pytest.raises(ConfigError, match="names no column"):
+        load_experiment(directory, params=[""])

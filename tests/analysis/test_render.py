@@ -1,5 +1,7 @@
-"""Report rendering: every file written, JSON round trip, ranking order, a self-contained HTML,
-the Pareto front on hand-made points, "not available" lines, and experiment comparison."""
+"""Report rendering of a real :func:`analysis.compute_importance` result: every file written, the
+JSON round trip, the fidelity header, banner, parameter source and rule at the top, the ranking
+with 90% intervals and every column defined below it, interactions as lower bounds, the ranking
+across epochs, a self-contained HTML page, "not available" lines, and experiment comparison."""
 
 from __future__ import annotations
 
@@ -13,11 +15,20 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analysis.importance import compare_rankings
+from analysis import load_experiment
+from analysis.importance import (
+    DEFINITIONS,
+    GROUP_COLUMNS,
+    INTERACTION_COLUMNS,
+    STABILITY_COLUMNS,
+    TABLE_COLUMNS,
+    compare_rankings,
+    compute_importance,
+)
 from analysis.render import (
+    column_definitions,
     is_log_spaced,
     outcome,
-    pareto_front,
     ranking_rows,
     write_comparison,
     write_report,
@@ -26,64 +37,89 @@ from search_spaces import ConfigError
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 PARAMS = ["optim.lr", "loss.weights.boundary", "model.attention.type", "data.batch_size"]
+ANOVA, FANOVA = "ANOVA % of variance [90% CI]", "fANOVA % of variance [90% CI]"
 
 
-def _importance() -> pd.DataFrame:
-    # Deliberately listed out of rank order: the report must sort by eta².
-    return pd.DataFrame(
-        {
-            "parameter": [
-                "loss.weights.boundary",
-                "optim.lr",
-                "data.batch_size",
-                "model.attention.type",
-            ],
-            "group": ["loss weights", "optim", "data", "model"],
-            "treatment": ["binned(4)", "binned(4)", "grid", "categorical"],
-            "anova_eta2": [0.20, 0.55, np.nan, 0.05],
-            "anova_eta2_lo": [0.15, 0.48, np.nan, 0.01],
-            "anova_eta2_hi": [0.26, 0.61, np.nan, 0.09],
-            "anova_partial_eta2": [0.40, 0.70, np.nan, 0.10],
-            "anova_F": [12.5, 60.25, np.nan, 2.0],
-            "anova_p": [1e-6, 1e-20, np.nan, 0.13],
-            "fanova": [0.25, 0.60, 0.05, 0.10],
-            "fanova_sd": [0.02, 0.03, 0.01, 0.02],
-            "rank_anova": [2.0, 1.0, np.nan, 3.0],
-            "rank_fanova": [2.0, 1.0, 4.0, 3.0],
-        }
-    )
+def experiment(tables, write_search, path: Path, n: int = 120, seed: int = 0):
+    """A search of ``n`` trials over :data:`PARAMS` (lr, boundary and attention matter, lr and
+    boundary interact, batch size does nothing), run for 5 epochs with a third of the trials
+    stopped at epoch 1 and a third at epoch 3; peak memory grows with the batch size."""
+    rng = np.random.default_rng(seed)
+    lr, boundary = 10 ** rng.uniform(-5, -2, n), rng.uniform(0.1, 0.3, n)
+    att, batch = rng.choice(["esca", "none", "se"], n), rng.choice([2, 4, 8], n)
+    params = pd.DataFrame(dict(zip(PARAMS, (lr, boundary, att, batch), strict=True)))
+    quality = 0.5 + 0.05 * np.log10(lr) + boundary + 0.03 * (att == "esca")
+    quality += 0.2 * (boundary - 0.2) * np.log10(lr) + rng.normal(0, 0.01, n)
+    values = quality[:, None] * np.arange(1, 6) / 5
+    for i in range(n):
+        values[i, (1, 3, 5)[i % 3] :] = np.nan
+    memory = (1 + batch / 8 + rng.uniform(0, 0.2, n)) * 2**30
+    extra = {"peak_memory_bytes": memory}
+    trials, curves = tables(params, values, metric="iou_lesion", extra_trial_columns=extra)
+    return load_experiment(write_search(path, trials, curves, metric="iou_lesion"))
 
 
-def _interactions() -> pd.DataFrame:
-    return pd.DataFrame(
-        {
-            "a": ["optim.lr", "optim.lr"],
-            "b": ["loss.weights.boundary", "data.batch_size"],
-            "eta2": [0.03, 0.08],
-            "F": [3.1, 7.5],
-            "p": [0.02, 0.0004],
-        }
-    )
+def importance(exp, **kwargs):
+    """The report ``harness report`` computes, with fewer resamples."""
+    return compute_importance(exp, **{"bootstrap": 50, **kwargs})
 
 
-def _groups() -> pd.DataFrame:
-    return pd.DataFrame(
-        {"group": ["optim", "loss weights"], "anova_eta2": [0.55, 0.20], "fanova": [0.6, 0.25]}
-    )
+def write(out: Path, exp, report, **over) -> dict[str, Path]:
+    """Every file of ``report`` (of ``exp``), as ``harness report`` writes them."""
+    args = {
+        "importance": report.table,
+        "interactions": report.interactions,
+        "groups": report.groups,
+        "meta": report.meta(),
+        "trials": exp.trials,
+        "curves": exp.curves,
+        "analysed": report.fidelity.table,
+        "stability": report.stability,
+    }
+    args.update(over)
+    return write_report(out, **args)
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory, tables, write_search):
+    """The 120-trial experiment, its report (reliable, with fANOVA, interactions and stability)
+    and its files, written once for the tests that only read them."""
+    root = tmp_path_factory.mktemp("render")
+    exp = experiment(tables, write_search, root / "lw")
+    report = importance(exp)
+    return exp, report, write(root / "report", exp, report)
+
+
+@pytest.fixture(scope="module")
+def small(tmp_path_factory, tables, write_search):
+    """40 trials, 13 of them at epoch 5: unreliable, no fANOVA, no interaction."""
+    root = tmp_path_factory.mktemp("small")
+    exp = experiment(tables, write_search, root / "few", n=40)
+    report = importance(exp)
+    return exp, report, write(root / "report", exp, report)
+
+
+def _section(md: str, title: str) -> str:
+    """The text of a Markdown section, up to the next one of the same or a higher level."""
+    level = title.split(" ", 1)[0]
+    body = md.split(f"\n{title}\n", 1)[1]
+    return re.split(rf"\n#{{1,{len(level)}}} ", body, maxsplit=1)[0]
+
+
+def _md_rows(text: str) -> list[list[str]]:
+    """The cells of the first Markdown table in ``text``, header first (separator skipped)."""
+    lines = [ln for ln in text.splitlines() if ln.startswith("|")]
+    return [[c.strip() for c in ln.strip("|").split(" | ")] for ln in lines if "---|" not in ln]
+
+
+def _cell(v: float, lo: float, hi: float) -> str:
+    return f"{100 * v:.1f} [{100 * lo:.1f}, {100 * hi:.1f}]"
 
 
 def _meta() -> dict:
-    return {
-        "experiment": "lw-test",
-        "metric": "iou_lesion",
-        "mode": "max",
-        "epoch": 3,
-        "n_trials_total": 40,
-        "n_used": 24,
-        "rule": "the highest epoch reached by at least max(10, 20%) of the trials",
-        "bins": 4,
-        "notes": ["dropped constant column data.tile_size"],
-    }
+    """A hand-written meta, for :func:`outcome` alone."""
+    return {"experiment": "lw-test", "metric": "iou_lesion", "mode": "max", "epoch": 3,
+            "n_trials_total": 40, "n_used": 24, "rule": "test", "notes": []}  # fmt: skip
 
 
 def _trials(n: int = 40, seed: int = 0) -> pd.DataFrame:
@@ -123,28 +159,8 @@ def _curves(trials: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def _write(tmp_path: Path, **over) -> dict[str, Path]:
-    trials = _trials()
-    args = {
-        "importance": _importance(),
-        "interactions": _interactions(),
-        "groups": _groups(),
-        "meta": _meta(),
-        "trials": trials,
-        "curves": _curves(trials),
-    }
-    args.update(over)
-    return write_report(tmp_path, **args)
-
-
-@pytest.fixture(scope="module")
-def full_report(tmp_path_factory) -> dict[str, Path]:
-    """The complete report, written once for the tests that only read it."""
-    return _write(tmp_path_factory.mktemp("report"))
-
-
-def test_every_file_is_written_and_json_round_trips(full_report):
-    paths = full_report
+def test_every_file_is_written_and_json_round_trips(built):
+    _, report, paths = built
     assert {k: p.name for k, p in paths.items()} == {
         "csv": "importance.csv",
         "json": "importance.json",
@@ -152,59 +168,176 @@ def test_every_file_is_written_and_json_round_trips(full_report):
         "html": "report.html",
     }
     assert all(p.is_file() and p.stat().st_size > 0 for p in paths.values())
-    doc = json.loads(paths["json"].read_text())  # strict JSON: no NaN tokens
-    assert "NaN" not in paths["json"].read_text()
-    assert doc["meta"]["epoch"] == 3 and doc["meta"]["n_used"] == 24
+    text = paths["json"].read_text()
+    doc = json.loads(text)  # strict JSON: no NaN tokens
+    assert "NaN" not in text
+    meta = doc["meta"]
+    assert meta["header"] == "epoch 5 of 5, 40 of 120 trials" and meta["banner"] is None
+    assert meta["definitions"] == DEFINITIONS and meta["level"] == 0.9
+    assert "bins" not in meta
+    assert [list(r) for r in doc["importance"]] == [TABLE_COLUMNS] * len(report.table)
     by_name = {r["parameter"]: r for r in doc["importance"]}
-    assert by_name["optim.lr"]["anova_eta2"] == 0.55
-    assert by_name["optim.lr"]["anova_p"] == 1e-20
-    assert by_name["data.batch_size"]["anova_eta2"] is None
-    assert by_name["data.batch_size"]["fanova"] == 0.05
-    assert [r["eta2"] for r in doc["interactions"]] == [0.03, 0.08]
-    assert doc["groups"][0] == {"group": "optim", "anova_eta2": 0.55, "fanova": 0.6}
+    top = report.table.iloc[0]
+    assert by_name[top["parameter"]]["anova"] == pytest.approx(top["anova"])
+    assert by_name[top["parameter"]]["fanova_hi"] == pytest.approx(top["fanova_hi"])
+    assert by_name[top["parameter"]]["anova_rank"] == 1
+    pairs = [list(r) for r in doc["interactions"]]
+    assert len(report.interactions) >= 1 and pairs == [INTERACTION_COLUMNS] * len(pairs)
+    assert len(pairs) == len(report.interactions)
+    assert [list(r) for r in doc["groups"]] == [GROUP_COLUMNS] * 4
+    assert [list(r) for r in doc["stability"]] == [STABILITY_COLUMNS] * len(report.stability)
+    assert [r["epoch"] for r in doc["stability"]] == [1, 2, 3, 4, 5]
     csv = pd.read_csv(paths["csv"])
-    assert csv["parameter"].tolist() == _importance()["parameter"].tolist()
-    np.testing.assert_array_equal(csv["anova_F"].to_numpy(), [12.5, 60.25, np.nan, 2.0])
+    assert list(csv.columns) == TABLE_COLUMNS
+    assert csv["parameter"].tolist() == report.table["parameter"].tolist()
+    np.testing.assert_allclose(csv["anova"], report.table["anova"].astype(float))
 
 
-def test_markdown_has_ranking_in_order_and_fidelity(full_report):
-    md = full_report["md"].read_text()
-    assert "Importance of iou_lesion at epoch 3, from 24 of 40 trials." in md
-    assert "dropped constant column data.tile_size" in md
-    ranking = md.split("## Ranking")[1].split("## Group totals")[0]
-    order = [ranking.index(f"| {p} |") for p in ["optim.lr", "loss.weights.boundary"]]
-    order += [ranking.index(f"| {p} |") for p in ["model.attention.type", "data.batch_size"]]
-    assert order == sorted(order)
-    assert "| optim.lr | 55.0 [48.0, 61.0] | 60.0 ± 3.0 | 60.25 | 1.0e-20 | binned(4) |" in ranking
-    inter = md.split("## Top interactions")[1].split("## Best trials")[0]
-    assert inter.index("data.batch_size") < inter.index("loss.weights.boundary")  # 8% before 3%
-    best = md.split("## Best trials")[1]
-    done = _trials().query("status == 'completed'").sort_values("final.iou_lesion")
-    first_row = best.splitlines()[4]
-    assert first_row.startswith(f"| 1 | {done['trial_id'].iloc[-1]} |")
-    assert "t007" not in best  # the oom trial is not a best trial
+def test_markdown_states_fidelity_source_and_rule_then_the_ranking(built):
+    _, report, paths = built
+    md, meta = paths["md"].read_text(), report.meta()
+    head = md.split("## Ranking")[0]
+    assert "**epoch 5 of 5, 40 of 120 trials: what drives iou_lesion (max)**" in head
+    assert f"- **parameters from**: {meta['param_source']}" in head
+    assert f"- **rule**: {meta['rule']}" in head
+    assert "WARNING" not in md  # no banner without mixed budgets
+    rows = _md_rows(_section(md, "## Ranking"))
+    # 10 or more trials per parameter: no reliability column
+    assert rows[0] == [
+        "parameter", "group", "treatment", ANOVA, "ANOVA P(rank)", "F", "p", FANOVA,
+        "fANOVA P(rank)",
+    ]  # fmt: skip
+    assert [r[0] for r in rows[1:]] == report.table["parameter"].tolist()
+    assert rows[1][0] == "optim.lr" and rows[-1][0] == "data.batch_size"
+    for r, cells in zip(report.table.itertuples(), rows[1:], strict=True):
+        assert cells[3] == _cell(r.anova, r.anova_lo, r.anova_hi)
+        assert cells[7] == _cell(r.fanova, r.fanova_lo, r.fanova_hi)
+        assert cells[4] == f"{r.anova_rank_prob:.2f} (#{r.anova_rank})"
+    assert "±" not in md and "eta" not in md
 
 
-def test_ranking_rows_format():
-    rows = ranking_rows(_importance(), top=2)
+def test_every_column_shown_is_defined_below_the_table(built):
+    paths = built[2]
+    md = paths["md"].read_text()
+    shown = _md_rows(_section(md, "## Ranking"))[0]
+    defs = _section(md, "### What the columns mean")
+    terms = re.findall(r"^- \*\*(.+?)\*\*: ", defs, flags=re.M)
+    assert all(c in terms or (c in ("F", "p") and "F, p" in terms) for c in shown), terms
+    # the sentences are the report's own definitions
+    for key in ("ANOVA share", "fANOVA share", "interval", "P(rank)", "F, p", "treatment"):
+        assert DEFINITIONS[key] in defs
+    assert "reliability" not in terms  # no column, no definition
+    # right below the ranking, before any other section
+    assert md.index("### What the columns mean") < md.index("## Group totals")
+    page = paths["html"].read_text()
+    for term in terms:
+        assert f"<dt>{term}</dt>" in page.replace("&#x27;", "'")
+
+
+def test_interactions_groups_and_ranking_across_epochs(built, tmp_path):
+    exp, report, paths = built
+    md = paths["md"].read_text()
+    inter = _md_rows(_section(md, "## Interactions (shares are lower bounds)"))
+    assert inter[0] == ["interaction", "share % [90% CI]", "F", "p", "p Holm"]
+    first = report.interactions.iloc[0]
+    assert inter[1][:2] == [f"{first.a} × {first.b}", _cell(first.share, first.share_lo,
+                                                             first.share_hi)]  # fmt: skip
+    assert (first.a, first.b) == ("optim.lr", "loss.weights.boundary") and first.share > 0.01
+    assert inter[1][4] == (f"{first.p_holm:.1e}" if first.p_holm < 1e-3 else f"{first.p_holm:.3f}")
+    assert DEFINITIONS["interaction share"] in md and "lower bound" in md
+    groups = _md_rows(_section(md, "## Group totals"))
+    assert groups[0] == ["group", ANOVA, FANOVA] and groups[1][0] == "optim"
+    stable = _md_rows(_section(md, "## Ranking across epochs"))
+    assert stable[0] == ["epoch", "trials", "top parameter", "τ"]
+    assert [r[0] for r in stable[1:]] == ["1", "2", "3", "4", "5 (reported)"]
+    assert stable[1][1:3] == ["120", "optim.lr"] and stable[-1][3] == "1.00"
+    assert DEFINITIONS["stability"] in md
+    page = paths["html"].read_text()
+    assert "<h2>Ranking across epochs</h2>" in page and "5 (reported)" in page
+    assert "<h2>Interactions (shares are lower bounds)</h2>" in page
+    # no stability table given (or an empty one): no section
+    md = write(tmp_path, exp, report, stability=None, formats=("md",))["md"].read_text()
+    assert "Ranking across epochs" not in md
+    empty = importance(exp, stability=False, bootstrap=0)
+    assert empty.stability.empty
+    md = write(tmp_path, exp, empty, formats=("md",))["md"].read_text()
+    assert "Ranking across epochs" not in md
+
+
+def test_ranking_rows_format(built, small):
+    report = built[1]
+    rows = ranking_rows(report.table, top=2)
     assert [r["parameter"] for r in rows] == ["optim.lr", "loss.weights.boundary"]
+    r = report.table.iloc[1]
     assert rows[1] == {
         "parameter": "loss.weights.boundary",
-        "% variance [95% CI]": "20.0 [15.0, 26.0]",
-        "fANOVA %": "25.0 ± 2.0",
-        "F": "12.50",
-        "p": "1.0e-06",
-        "treatment": "binned(4)",
+        "group": "loss weights",
+        "treatment": r.treatment,
+        ANOVA: _cell(r.anova, r.anova_lo, r.anova_hi),
+        "ANOVA P(rank)": f"{r.anova_rank_prob:.2f} (#2)",
+        "F": f"{r.anova_F:.2f}",
+        "p": f"{r.anova_p:.1e}",
+        FANOVA: _cell(r.fanova, r.fanova_lo, r.fanova_hi),
+        "fANOVA P(rank)": f"{r.fanova_rank_prob:.2f} (#{r.fanova_rank})",
     }
-    assert ranking_rows(_importance())[-1]["% variance [95% CI]"] == "–"
+    compact = ranking_rows(small[1].table, compact=True)
+    assert list(compact[0]) == [
+        "parameter", "treatment", "ANOVA % [90% CI]", "ANOVA P(rank)", "F", "p",
+        "fANOVA % [90% CI]", "fANOVA P(rank)", "reliability",
+    ]  # fmt: skip
+    assert {row["reliability"] for row in compact} == {"unreliable"}
+    # without a bootstrap there is a rank but no probability
+    plain = ranking_rows(importance(built[0], bootstrap=0, stability=False).table, top=1)
+    assert plain[0]["ANOVA P(rank)"] == "#1" and plain[0][ANOVA].count("[") == 0
+    assert [t for t, _ in column_definitions(rows[0])] == [
+        "parameter", "group", "treatment", ANOVA, "ANOVA P(rank)", "F, p", FANOVA,
+        "fANOVA P(rank)", "text instead of a number",
+    ]  # fmt: skip
+
+
+def test_an_unreliable_report_says_so_and_why_fanova_is_missing(small):
+    _, report, paths = small
+    assert not report.meta()["reliable"] and report.table["fanova"].isna().all()
+    md = paths["md"].read_text()
+    assert "**epoch 5 of 5, 13 of 40 trials: what drives iou_lesion (max)**" in md
+    rows = _md_rows(_section(md, "## Ranking"))
+    assert rows[0][-1] == "reliability"
+    assert {r[-1] for r in rows[1:]} == {"unreliable: 13 trials < 10 per parameter"}
+    # a missing share shows why, not a blank
+    note = report.table["note"].iloc[0]
+    assert note.startswith("fANOVA n/a") and {r[7] for r in rows[1:]} == {note}
+    assert all(r[3].count("[") == 1 for r in rows[1:])  # ANOVA still has its intervals
+    defs = _section(md, "### What the columns mean")
+    assert f"- **reliability**: {DEFINITIONS['reliability']}" in defs
+    assert "not available: no interaction was tested" in md
+    page = paths["html"].read_text()
+    assert f"not available: fANOVA shares were not computed ({note})" in page
+    assert "unreliable: 13 trials &lt; 10 per parameter" in page
+
+
+def test_the_mixed_budgets_banner_heads_both_pages(built, tmp_path):
+    exp = built[0]
+    report = importance(exp, metric="final.iou_lesion", mixed_budgets=True, bootstrap=0)
+    banner = report.meta()["banner"]
+    assert banner and "MIXED BUDGETS" in banner
+    paths = write(tmp_path, exp, report, formats=("md", "html", "json"))
+    md = paths["md"].read_text()
+    lines = md.splitlines()
+    assert lines[2] == f"> **WARNING: {banner}**"  # right under the title
+    assert md.count(banner) == 1  # not repeated among the notes
+    assert "**once per trial, 120 of 120 trials: what drives final.iou_lesion" in md
+    page = paths["html"].read_text()
+    top = page.split("<h2>", 1)[0]
+    assert '<p class="banner" role="alert">WARNING: ' in top and "MIXED BUDGETS" in top
+    assert json.loads(paths["json"].read_text())["meta"]["banner"] == banner
 
 
 def _images(page: str) -> list[str]:
     return re.findall(r"<img\b[^>]*\bsrc=\"([^\"]*)\"", page)
 
 
-def test_html_is_self_contained_with_png_figures(full_report):
-    page = full_report["html"].read_text()
+def test_html_is_self_contained_with_png_figures(built):
+    page = built[2]["html"].read_text()
     refs = re.findall(r"\b(?:src|href)\s*=\s*[\"']?([^\"'\s>]+)", page)
     assert refs and not any(r.startswith(("http:", "https:", "//")) for r in refs)
     assert "<script" not in page and "<link" not in page
@@ -218,108 +351,91 @@ def test_html_is_self_contained_with_png_figures(full_report):
     assert "not available" not in page
     for title in ("Parallel coordinates", "Marginal plots", "Learning curves", "peak memory"):
         assert f"<h2>{title}" in page or title in page
+    # both shares on one scale, with one wording and their intervals; no undefined "fANOVA %"
+    assert "% of explained variance" not in page and "±" not in page
+    assert f"<th>{ANOVA}</th>" in page and f"<th>{FANOVA}</th>" in page
+    assert "<th>fANOVA %</th>" not in page
+    assert "<strong>epoch 5 of 5, 40 of 120 trials: what drives iou_lesion (max)</strong>" in page
+    assert '<h3>What the columns mean</h3>\n<dl class="defs">' in page
 
 
-def test_pareto_front_hand_made():
-    #            A    B    C    D    E    F    G(=B)  H(nan)
-    quality = [0.5, 0.7, 0.6, 0.9, 0.8, 0.2, 0.7, np.nan]
-    memory = [1.0, 2.0, 3.0, 4.0, 4.0, 0.5, 2.0, 0.1]
-    # C is dominated by B (less memory, better); E by D (same memory, better); G ties B.
-    assert pareto_front(quality, memory, "max").tolist() == [
-        True, True, False, True, False, True, True, False,
-    ]  # fmt: skip
-    # For "min" (lower is better): F (0.2 at 0.5) dominates all but H (nan) and itself.
-    assert pareto_front(quality, memory, "min").tolist() == [
-        False, False, False, False, False, True, False, False,
-    ]  # fmt: skip
-    assert pareto_front([], [], "max").tolist() == []
-    with pytest.raises(ValueError, match="mode must be"):
-        pareto_front([1.0], [1.0], "best")
-
-
-def test_pareto_front_matches_brute_force():
-    rng = np.random.default_rng(3)
-    q = rng.integers(0, 6, 200).astype(float)  # many ties on purpose
-    m = rng.integers(0, 6, 200).astype(float)
-    got = pareto_front(q, m, "max")
-    dominated = [
-        any(q[j] >= q[i] and m[j] <= m[i] and (q[j] > q[i] or m[j] < m[i]) for j in range(200))
-        for i in range(200)
-    ]
-    assert got.tolist() == [not d for d in dominated]
-
-
-def test_missing_pieces_say_not_available(tmp_path):
-    imp = _importance().assign(fanova=np.nan, fanova_sd=np.nan)
-    trials = _trials().drop(columns=["peak_memory_bytes"])
-    paths = _write(tmp_path, importance=imp, trials=trials, curves=None, interactions=None)
+def test_missing_pieces_say_not_available(built, tmp_path):
+    exp = built[0]
+    report = importance(exp, fanova=False, interactions=0, bootstrap=0)
+    trials = exp.trials.drop(columns=["peak_memory_bytes"])
+    paths = write(tmp_path, exp, report, trials=trials, curves=None, analysed=None)
     page = paths["html"].read_text()
     assert "not available: no learning curves (curves.parquet is missing or empty)" in page
     assert "not available: peak memory was not recorded" in page
-    assert "not available: fANOVA importances were not computed" in page
-    assert "not available: no interaction was computed" in page
+    assert "not available: fANOVA shares were not computed" in page
+    assert "not available: no interaction was tested" in page
     # Without curves the plots fall back to the final metric of finished trials.
     assert len(_images(page)) == 3  # bars, parallel coordinates, marginals
     md = paths["md"].read_text()
-    assert "not available: no interaction was computed" in md
+    assert "not available: no interaction was tested" in md
     doc = json.loads(paths["json"].read_text())
     assert all(r["fanova"] is None for r in doc["importance"]) and doc["interactions"] == []
 
 
-def test_no_trials_and_no_finished_trials(tmp_path):
-    paths = _write(tmp_path / "a", trials=None, curves=None, formats=("md", "html"))
+def test_no_trials_and_no_finished_trials(built, tmp_path):
+    exp, report, _ = built
+    paths = write(tmp_path / "a", exp, report, trials=None, curves=None, formats=("md", "html"))
     assert "not available: no trials table" in paths["html"].read_text()
     assert "not available: no trials table" in paths["md"].read_text()
-    pruned = _trials().assign(status="pruned")
-    paths = _write(tmp_path / "b", trials=pruned, curves=None, formats=("md",))
+    pruned = exp.trials.assign(status="pruned")
+    paths = write(tmp_path / "b", exp, report, trials=pruned, curves=None, formats=("md",))
     md = paths["md"].read_text()
     assert "not available: no finished (completed or early-stopped) trial has a value of" in md
 
 
-def test_formats_subset_and_unknown(tmp_path):
-    paths = _write(tmp_path, formats=("csv", "json"))
+def test_formats_subset_and_unknown(built, tmp_path):
+    exp, report, _ = built
+    paths = write(tmp_path, exp, report, formats=("csv", "json"))
     assert set(paths) == {"csv", "json"} and not (tmp_path / "report.html").exists()
     with pytest.raises(ConfigError, match=r"unknown report format\(s\) \['pdf'\]"):
-        _write(tmp_path, formats=("md", "pdf"))
+        write(tmp_path, exp, report, formats=("md", "pdf"))
 
 
-def test_comparison_lists_union_with_both_rankings(tmp_path):
-    a = _importance()
-    b = pd.DataFrame(
-        {
-            "parameter": ["optim.lr", "optim.weight_decay"],
-            "group": ["optim", "optim"],
-            "anova_eta2": [0.10, 0.30],
-            "fanova": [0.2, 0.7],
-            "rank_anova": [2.0, 1.0],
-        }
-    )
-    table = compare_rankings({"A": a, "B": b})
+def test_comparison_lists_union_with_both_rankings(built, tables, write_search, tmp_path):
+    a = built[1]
+    rng = np.random.default_rng(5)
+    lr, wd = 10 ** rng.uniform(-5, -2, 40), rng.uniform(0, 0.1, 40)
+    params = pd.DataFrame({"optim.lr": lr, "optim.weight_decay": wd})
+    values = (0.3 + 0.01 * np.log10(lr) + 3 * wd + rng.normal(0, 0.01, 40))[:, None]
+    trials, curves = tables(params, values, metric="dice")
+    b = importance(load_experiment(write_search(tmp_path / "B", trials, curves, metric="dice")))
+    table = compare_rankings({"A": a.table, "B": b.table})
     assert sorted(table["parameter"]) == sorted([*PARAMS, "optim.weight_decay"])
     row = table.set_index("parameter").loc["optim.lr"]
-    assert row["anova_pct[A]"] == pytest.approx(55.0) and row["rank[A]"] == 1
-    assert row["anova_pct[B]"] == pytest.approx(10.0) and row["rank[B]"] == 2
-    assert row["fanova_pct[B]"] == pytest.approx(20.0)
-    wd = table.set_index("parameter").loc["optim.weight_decay"]
-    assert math.isnan(wd["anova_pct[A]"]) and wd["rank[B]"] == 1 and wd["group"] == "optim"
-    # mean ranks: lr 1.5, weight_decay 1, boundary 2, attention 3, batch size none (last)
-    assert table["parameter"].tolist() == [
-        "optim.weight_decay", "optim.lr", "loss.weights.boundary", "model.attention.type",
-        "data.batch_size",
-    ]  # fmt: skip
-    metas = {"A": _meta(), "B": {**_meta(), "experiment": "B", "metric": "dice", "n_used": 11}}
-    paths = write_comparison(tmp_path, {"A": a, "B": b}, metas)
+    lr_a = a.table.set_index("parameter").loc["optim.lr"]
+    lr_b = b.table.set_index("parameter").loc["optim.lr"]
+    assert row["anova_pct[A]"] == pytest.approx(100 * lr_a["anova"]) and row["rank[A]"] == 1
+    assert row["rank[B]"] == lr_b["anova_rank"] == 2
+    assert row["fanova_pct[B]"] == pytest.approx(100 * lr_b["fanova"])
+    wd_row = table.set_index("parameter").loc["optim.weight_decay"]
+    assert math.isnan(wd_row["anova_pct[A]"]) and wd_row["rank[B]"] == 1
+    assert wd_row["group"] == "optim"
+    assert table["parameter"].iloc[-1] == "data.batch_size"  # mean rank 4: last
+    metas = {"A": a.meta(), "B": b.meta()}
+    paths = write_comparison(tmp_path, {"A": a.table, "B": b.table}, metas)
     assert set(paths) == {"csv", "md", "html"}
     md = paths["md"].read_text()
-    assert "| optim.lr | 55.0 (1) | 60.0 | 10.0 (2) | 20.0 |" in md
+    cells = (
+        f"{100 * lr_a['anova']:.1f} (1) | {100 * lr_a['fanova']:.1f} | "
+        f"{100 * lr_b['anova']:.1f} (2) | {100 * lr_b['fanova']:.1f}"
+    )
+    assert f"| optim.lr | {cells} |" in md
+    assert "A: Importance of iou_lesion: epoch 5 of 5, 40 of 120 trials." in md
     assert "different metrics ['dice', 'iou_lesion']" in md
-    srcs = _images(paths["html"].read_text())  # ANOVA and fANOVA grouped bars
+    page = paths["html"].read_text()
+    assert "explained variance" not in page
+    srcs = _images(page)  # ANOVA and fANOVA grouped bars
     assert len(srcs) == 2
     assert all(base64.b64decode(s.split(",", 1)[1]).startswith(PNG_SIGNATURE) for s in srcs)
     csv = pd.read_csv(paths["csv"])
     assert csv.loc[csv["parameter"] == "optim.weight_decay", "rank[B]"].item() == 1
     with pytest.raises(ConfigError, match="lacks columns"):
-        compare_rankings({"A": a.drop(columns=["fanova"])})
+        compare_rankings({"A": a.table.drop(columns=["fanova"])})
 
 
 def test_log_axis_only_for_log_spaced_samples():
@@ -344,7 +460,7 @@ def test_plots_show_the_metric_at_the_fidelity_epoch():
     np.testing.assert_allclose(y, np.where(trials["status"] == "completed", fin, np.nan))
 
 
-def test_staged_plan_trials_are_told_apart_by_stage(tmp_path):
+def test_staged_plan_trials_are_told_apart_by_stage(built, tmp_path):
     # Two stages reuse the same trial ids; each trial must get its own stage's curve value.
     one = _trials(6, seed=1).assign(stage="01-coarse", epochs=3, status="completed")
     two = _trials(6, seed=2).assign(stage="02-focused", epochs=3, status="completed")
@@ -352,20 +468,27 @@ def test_staged_plan_trials_are_told_apart_by_stage(tmp_path):
     curves = _curves(trials).assign(stage=np.repeat(trials["stage"].to_numpy(), 3))
     y, _ = outcome(trials, curves, _meta())
     np.testing.assert_allclose(y, trials["final.iou_lesion"].to_numpy())
-    page = _write(tmp_path, trials=trials, curves=curves, formats=("html",))["html"].read_text()
+    exp, report, _ = built
+    meta = {**report.meta(), "epoch": 3}  # these hand-made trials ran 3 epochs
+    page = write(tmp_path, exp, report, trials=trials, curves=curves, analysed=None, meta=meta,
+                 formats=("html",))["html"].read_text()  # fmt: skip
     assert "stopped at epoch" not in page  # legend text lives in the PNG, not the page
     assert "not available" not in page
 
 
-def test_trial_level_outcome_without_epoch(tmp_path):
+def test_trial_level_outcome_without_epoch(built, tmp_path):
     # "What drives memory": one value per trial, no epoch, and no Pareto plot of memory on itself.
-    meta = {**_meta(), "metric": "peak_memory_bytes", "mode": "min", "epoch": None}
-    paths = _write(tmp_path, meta=meta, formats=("md", "html"))
+    exp = built[0]
+    report = importance(exp, metric="peak_memory_bytes", bootstrap=0)
+    assert report.mode == "min" and report.fidelity.epoch is None
+    assert report.table["parameter"].iloc[0] == "data.batch_size"
+    paths = write(tmp_path, exp, report, formats=("md", "html"))
     md = paths["md"].read_text()
-    assert "Importance of peak_memory_bytes per trial, from 24 of 40 trials." in md
-    assert "- **fidelity**: one value per trial (no epoch)" in md
+    header = report.meta()["header"]
+    assert header.startswith("once per trial, ")
+    assert f"**{header}: what drives peak_memory_bytes (min)**" in md
     best = md.split("## Best trials")[1].splitlines()[4]
-    done = _trials().query("status == 'completed'")
+    done = exp.trials.query("status == 'completed'")
     assert best.startswith(f"| 1 | {done.loc[done['peak_memory_bytes'].idxmin(), 'trial_id']} |")
     page = paths["html"].read_text()
     assert "not available: the metric is peak memory itself" in page

@@ -60,7 +60,6 @@ def test_report_of_a_real_search_renders_in_headless_chromium(
         [result.directory],
         metric=None,
         epoch=None,
-        bins=2,
         interactions=1,
         bootstrap=20,
         seed=0,

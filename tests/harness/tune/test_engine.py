@@ -189,5 +189,5 @@ def test_the_exported_journal_holds_the_loss_weights_that_the_report_ranks(ray_s
             assert trial.params[name] == pytest.approx(float(row[name]))
     importance = optuna.importance.get_param_importances(study)
     exp = load_experiment(result.directory)
-    report = compute_importance(exp, metric="score", mode="max", bootstrap=0, fanova=None)
+    report = compute_importance(exp, metric="score", mode="max", bootstrap=0, fanova=False)
     assert set(importance) == weights == set(report.table["parameter"])

@@ -1,0 +1,456 @@
+"""Importance of every parameter with intervals, rank probabilities and tested interactions.
+
+:func:`estimate_importance` chooses the splines' degrees of freedom by generalised
+cross-validation (Craven & Wahba 1979) over a few candidates that leave the residual enough
+room, fits the model of :mod:`analysis.importance._model`, tests the interactions of the pairs
+whose main effects are largest (F tests, Holm-adjusted for the number of pairs, Holm 1979), and
+resamples the trials (``scipy.stats.bootstrap``, percentile intervals; Efron & Tibshirani 1993)
+refitting each time, for 90% intervals of every share and the probability that each parameter
+ranks where it is shown. The intervals cover the share of the metric's variance that the
+parameter's main effect explains in the population the trials were drawn from (ANOVA) or over
+the search space (fANOVA); an interaction's share only counts what its smooth term captures
+beyond the main effects, so it is a lower bound.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Mapping, Sequence
+from contextlib import AbstractContextManager, nullcontext
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+from statsmodels.stats.multitest import multipletests
+
+from analysis.importance._bootstrap import bias_corrected_interval, bootstrap_tables
+from analysis.importance._coords import Coordinate, coordinates
+from analysis.importance._model import Design, Fit, fit
+from search_spaces import ConfigError
+
+try:  # installed with scikit-learn
+    from threadpoolctl import threadpool_limits
+except ImportError:  # pragma: no cover - optional
+    threadpool_limits = None
+
+__all__ = [
+    "EFFECT_COLUMNS",
+    "FANOVA_MIN_PER_PARAM",
+    "PAIR_COLUMNS",
+    "RELIABLE_PER_PARAM",
+    "Estimate",
+    "bias_corrected_interval",
+    "estimate_importance",
+    "one_blas_thread",
+]
+
+# spline degrees of freedom tried (shared by the numeric parameters); GCV picks one
+DF_CANDIDATES = (1, 2, 3, 4, 6, 8)
+# above this many trials the df stays shared (per-parameter refinement costs a fit per candidate)
+_REFINE_MAX_N = 5000
+# above this many trials the bootstrap draws fewer resamples (see _resamples)
+_FULL_BOOTSTRAP_N = 2000
+# an interaction term's spline df on each side
+PAIR_DF = 3
+# measured with benchmarks/importance_accuracy.py (see benchmarks/README.md): below this many
+# trials per parameter the ANOVA ranking is flagged as unreliable in the table, and fANOVA refuses
+RELIABLE_PER_PARAM = 10
+FANOVA_MIN_PER_PARAM = 5
+LEVEL = 0.90
+
+EFFECT_COLUMNS = [
+    "parameter",
+    "treatment",
+    "df",
+    "anova",
+    "anova_lo",
+    "anova_hi",
+    "anova_F",
+    "anova_p",
+    "anova_rank",
+    "anova_rank_prob",
+    "fanova",
+    "fanova_lo",
+    "fanova_hi",
+    "fanova_rank",
+    "fanova_rank_prob",
+]
+PAIR_COLUMNS = ["a", "b", "df", "share", "share_lo", "share_hi", "F", "p", "p_holm"]
+
+
+@dataclass(frozen=True, eq=False)
+class Estimate:
+    """Shares of the metric's variance explained by each parameter.
+
+    Attributes:
+        effects: one row per parameter analysed (:data:`EFFECT_COLUMNS`), in the order given;
+            shares are fractions (0–1), intervals 90% bootstrap percentile intervals.
+        interactions: :data:`PAIR_COLUMNS`, one row per pair tested, largest share first.
+        dropped: parameter → why it was left out ("dropped: constant", ...).
+        n: trials used.
+        spline_df: the splines' degrees of freedom (0 when no numeric spline).
+        r2: R² of the main-effects model.
+        shared: R² minus the summed type-II shares: variance credited to no single parameter.
+        draws: bootstrap draws, ``{"anova": (B, P), "fanova": (B, P)}`` (rows: resamples).
+        notes: assumptions, refusals and warnings, as sentences.
+        unavailable: why nothing could be estimated, as a short phrase; else None.
+        fanova_refused: why fANOVA was not computed (a short phrase); else None.
+        reliable: whether the ANOVA ranking has the trials it needs (see
+            :data:`RELIABLE_PER_PARAM`).
+    """
+
+    effects: pd.DataFrame
+    interactions: pd.DataFrame
+    dropped: dict[str, str]
+    n: int
+    spline_df: int
+    r2: float
+    shared: float
+    draws: dict[str, np.ndarray] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+    unavailable: str | None = None
+    fanova_refused: str | None = None
+    reliable: bool = True
+    bootstrap: int = 0
+
+
+def estimate_importance(
+    table: pd.DataFrame,
+    params: Sequence[str],
+    value: str = "value",
+    *,
+    definition: Mapping[str, Any] | None = None,
+    interactions: int = 3,
+    bootstrap: int = 200,
+    seed: int = 0,
+    fanova: bool = True,
+    spline_df: int | None = None,
+) -> Estimate:
+    """Main-effect shares (ANOVA and fANOVA) of the parameters on ``value``.
+
+    Args:
+        table: one row per trial: the parameters' columns (and ``raw.*~u`` simplex draws) and
+            the outcome.
+        params: the parameters, in order.
+        value: the outcome column.
+        definition: the space recorded in ``spec.json`` (ranges, log scales, choices).
+        interactions: pairs to test (those whose main-effect shares sum highest).
+        bootstrap: resamples of the trials for the intervals and rank probabilities (0: none).
+        seed: seed of the resampling and of the space's Monte-Carlo sample.
+        fanova: compute the functional ANOVA over the space too.
+        spline_df: force the splines' degrees of freedom instead of choosing by GCV.
+
+    Returns:
+        The estimate; what cannot be estimated is NaN with a note, never an exception.
+    """
+    with one_blas_thread():
+        return _estimate(
+            table, params, value, definition, interactions, bootstrap, seed, fanova, spline_df
+        )
+
+
+def one_blas_thread() -> AbstractContextManager:
+    """Run BLAS on one thread: for these small matrices its threads cost more than they save,
+    and on a busy machine they stall (an SVD of 50 x 50 took 5 ms on two threads)."""
+    return threadpool_limits(1, user_api="blas") if threadpool_limits else nullcontext()
+
+
+def _estimate(
+    table, params, value, definition, interactions, bootstrap, seed, fanova, spline_df
+) -> Estimate:
+    if interactions < 0 or bootstrap < 0:
+        raise ConfigError(
+            f"--interactions and --bootstrap must be >= 0, got {interactions} and {bootstrap}"
+        )
+    if spline_df is not None and not 1 <= spline_df <= 20:
+        raise ConfigError(f"--spline-df must be between 1 and 20, got {spline_df}")
+    params = list(dict.fromkeys(params))
+    y_all = pd.to_numeric(table[value], errors="coerce").to_numpy(dtype=float)
+    keep = np.isfinite(y_all)
+    frame = table.loc[keep].reset_index(drop=True)
+    y = y_all[keep]
+    notes: list[str] = []
+    if (~keep).any():
+        notes.append(f"{int((~keep).sum())} trials without a finite {value} left out")
+    coords, dropped = coordinates(frame, params, definition, notes)
+    n = len(y)
+    empty = _empty(params, coords, dropped)
+
+    def unavailable(why: str, note: str) -> Estimate:
+        notes.append(note)
+        return Estimate(empty, pd.DataFrame(columns=PAIR_COLUMNS), dropped, n, 0,
+                        float("nan"), float("nan"), {}, notes, why, why, False)  # fmt: skip
+
+    if n < 3:
+        return unavailable(f"n/a: {n} trials", f"too few trials for ANOVA: {n} (need 3)")
+    if not coords:
+        return unavailable(
+            "n/a: no parameter varies",
+            "no parameter varies among the trials used: nothing to attribute",
+        )
+    if float(np.var(y)) <= 0:
+        return unavailable(
+            "n/a: outcome constant",
+            "the outcome is the same in every trial used: no variance to explain",
+        )
+    columns = {c.column: frame[c.column].to_numpy() for c in coords}
+    chosen = _choose_df(coords, columns, y, spline_df)
+    if chosen is None:
+        need = 1 + sum(_min_width(c) for c in coords) + 3
+        return unavailable(
+            f"n/a: {n} trials, need {need}",
+            f"too few trials for ANOVA: {n} trials for {len(coords)} parameters (need at least "
+            f"{need}, the model's columns plus 3)",
+        )
+    coords, df = chosen
+    main_design = Design.build(coords, [], PAIR_DF)
+    x_main = main_design.matrix(columns, n)
+    first = fit(main_design, x_main, y, None, None)
+    assert first is not None  # _choose_df only returns designs that fit
+    pairs = _pairs(first.anova_shares(main_design), coords, interactions, n, notes)
+    design = Design.build(coords, pairs, PAIR_DF, columns)
+    x = design.matrix(columns, n)
+    rng = np.random.default_rng(seed)
+    floor = FANOVA_MIN_PER_PARAM * len(coords)
+    fanova_refused = None
+    if not fanova:
+        fanova_refused = "not asked"
+    elif n < floor:
+        fanova_refused = f"n/a: {n} trials, fANOVA needs {floor}"
+        notes.append(
+            f"fANOVA not computed: {n} trials for {len(coords)} parameters; below "
+            f"{FANOVA_MIN_PER_PARAM} trials per parameter its model over the whole space is "
+            "mostly extrapolation"
+        )
+    elif any(c.conditional for c in coords):
+        fanova_refused = "n/a: conditional parameters"
+        notes.append(
+            "fANOVA not computed: some parameters are unset in some trials (a condition), and "
+            "integrating over the space would need the condition's structure; the ANOVA column "
+            "treats 'not set' as one more level"
+        )
+    forms = design.space_forms(rng) if fanova_refused is None else None
+    point = fit(design, x, y, None, forms)
+    if point is None:  # interactions took the room: fall back to main effects only
+        design, x, pairs = main_design, x_main, []
+        forms = design.space_forms(rng) if fanova_refused is None else None
+        point = fit(design, x, y, None, forms)
+        assert point is not None
+    effects = _effects(params, coords, dropped, design, point)
+    inter = _interactions(design, point)
+    draws: dict[str, np.ndarray] = {}
+    resamples = _resamples(bootstrap, n)
+    if resamples < bootstrap:
+        notes.append(
+            f"{resamples} bootstrap resamples instead of {bootstrap}: above {_FULL_BOOTSTRAP_N} "
+            "trials the intervals are narrow and each refit is costly (benchmarks/README.md "
+            "measures what this costs in precision)"
+        )
+    if resamples:
+        draws, effects, inter = bootstrap_tables(
+            design, x, y, forms, resamples, rng, effects, inter, notes, LEVEL
+        )
+    raw = point.main_ss / point.ss_total
+    shared = float(point.r2_main - raw.sum())
+    notes.extend(_shared_note(shared, coords, columns))
+    reliable = n >= RELIABLE_PER_PARAM * len(coords)
+    if not reliable:
+        notes.append(
+            f"{n} trials for {len(coords)} parameters: below {RELIABLE_PER_PARAM} trials per "
+            "parameter the ranking is often wrong on functions whose answer is known "
+            "(benchmarks/importance_accuracy.py); read the intervals, not the order"
+        )
+    inter = inter.sort_values("share", ascending=False, kind="stable").reset_index(drop=True)
+    return Estimate(
+        effects=effects,
+        interactions=inter,
+        dropped=dropped,
+        n=n,
+        spline_df=df,
+        r2=point.r2_main,
+        shared=shared,
+        draws=draws,
+        notes=notes,
+        fanova_refused=fanova_refused,
+        reliable=reliable,
+        bootstrap=resamples,
+    )
+
+
+# ------------------------------------------------------------------------ model choice
+
+
+def _resamples(asked: int, n: int) -> int:
+    """Fewer resamples above :data:`_FULL_BOOTSTRAP_N` trials (never below 50), in
+    proportion: the refits' cost grows with n while the intervals shrink."""
+    if asked == 0 or n <= _FULL_BOOTSTRAP_N:
+        return asked
+    return min(asked, max(50, int(asked * _FULL_BOOTSTRAP_N / n)))
+
+
+def _min_width(c: Coordinate) -> int:
+    return c.with_df(1, np.array([c.low, c.high])).width if c.kind == "numeric" else c.width
+
+
+def _choose_df(
+    coords: list[Coordinate], columns: dict[str, np.ndarray], y: np.ndarray, forced: int | None
+) -> tuple[list[Coordinate], int] | None:
+    """The splines' degrees of freedom, by the lowest GCV = n RSS / (n - p)².
+
+    First one df shared by every numeric parameter; then (unless ``forced``, and up to
+    :data:`_REFINE_MAX_N` trials) one pass over the parameters, each trying every candidate with
+    the others held: a wiggly effect gets the df it needs, a straight one keeps few. A main
+    effect fitted too stiffly leaves structure that an interaction term would pick up as a
+    false interaction. Designs keep p <= n / 3 columns, so that a bootstrap resample (about 63%
+    distinct trials) still leaves residual room; when even df = 1 is wider, df = 1 alone with
+    p <= n - 3 (then there is no interval).
+    """
+    n = len(y)
+    best, best_gcv = None, np.inf
+    splines = any(c.kind == "numeric" for c in coords)
+    for df in (forced,) if forced else DF_CANDIDATES if splines else (1,):
+        candidate = [c.with_df(df, columns[c.column]) for c in coords]
+        gcv = _gcv(candidate, columns, y, strict=best is not None or df > 1)
+        if gcv is None:
+            break
+        if gcv < best_gcv:
+            best, best_gcv = (candidate, df), gcv
+    if best is None:
+        return None
+    chosen, shared = best
+    if not any(c.kind == "numeric" and not c.grid for c in chosen):
+        return chosen, 0
+    if forced or n > _REFINE_MAX_N:
+        return chosen, shared
+    for i, c in enumerate(chosen):
+        if c.kind != "numeric":
+            continue
+        for df in DF_CANDIDATES:
+            if df == chosen[i].df:
+                continue
+            trial = [*chosen[:i], c.with_df(df, columns[c.column]), *chosen[i + 1 :]]
+            gcv = _gcv(trial, columns, y, strict=True)
+            if gcv is not None and gcv < best_gcv:
+                chosen, best_gcv = trial, gcv
+    return chosen, shared
+
+
+def _gcv(
+    coords: list[Coordinate], columns: dict[str, np.ndarray], y: np.ndarray, strict: bool
+) -> float | None:
+    """GCV of the main-effects model, or None when it is too wide (see :func:`_choose_df`)."""
+    n = len(y)
+    design = Design.build(coords, [], PAIR_DF)
+    p = design.width
+    if p > n - 3 or (strict and p > n / 3):
+        return None
+    x = design.matrix(columns, n)
+    coef, *_ = np.linalg.lstsq(x, y, rcond=None)
+    rss = float(((y - x @ coef) ** 2).sum())
+    return n * rss / (n - p) ** 2
+
+
+def _pairs(
+    shares: np.ndarray, coords: list[Coordinate], k: int, n: int, notes: list[str]
+) -> list[tuple[int, int]]:
+    """The ``k`` pairs with the largest summed main-effect shares that the trials can afford."""
+    if k == 0 or len(coords) < 2:
+        return []
+    order = sorted(
+        itertools.combinations(range(len(coords)), 2),
+        key=lambda ab: -(np.nan_to_num(shares[ab[0]]) + np.nan_to_num(shares[ab[1]])),
+    )[:k]
+    chosen: list[tuple[int, int]] = []
+    for ab in order:  # the full model keeps half the trials for residual room, as above
+        if Design.build(coords, [*chosen, ab], PAIR_DF).width > n / 2:
+            notes.append(
+                f"interaction {coords[ab[0]].name} × {coords[ab[1]].name} not tested: too few "
+                f"trials ({n}) for its terms"
+            )
+            continue
+        chosen.append(ab)
+    return chosen
+
+
+# -------------------------------------------------------------------------- tables
+
+
+def _empty(params: list[str], coords: list[Coordinate], dropped: dict[str, str]) -> pd.DataFrame:
+    out = pd.DataFrame(np.nan, index=params, columns=EFFECT_COLUMNS)
+    out["parameter"] = params
+    by_name = {c.name: c for c in coords}
+    out["treatment"] = [by_name[p].treatment if p in by_name else dropped[p] for p in params]
+    return out
+
+
+def _effects(
+    params: list[str],
+    coords: list[Coordinate],
+    dropped: dict[str, str],
+    design: Design,
+    point: Fit,
+) -> pd.DataFrame:
+    out = _empty(params, coords, dropped)
+    names = [c.name for c in coords]
+    df = np.array([b.df for b in design.main], dtype=float)
+    f_stat = (point.main_ss / df) / point.main_mse if point.main_mse > 0 else np.nan * df
+    out.loc[names, "df"] = df
+    out.loc[names, "anova"] = point.anova_shares(design)
+    out.loc[names, "anova_F"] = f_stat
+    out.loc[names, "anova_p"] = stats.f.sf(f_stat, df, point.main_resid_df)
+    out.loc[names, "fanova"] = point.fanova_shares()
+    for method in ("anova", "fanova"):
+        out[f"{method}_rank"] = out[method].rank(ascending=False, method="min")
+    return out.reset_index(drop=True)
+
+
+def _interactions(design: Design, point: Fit) -> pd.DataFrame:
+    if not design.pairs:
+        return pd.DataFrame(columns=PAIR_COLUMNS)
+    df = np.array([b.df for b in design.pairs], dtype=float)
+    f_stat = (point.pair_ss / df) / point.full_mse if point.full_mse > 0 else np.nan * df
+    p = stats.f.sf(f_stat, df, point.full_resid_df)
+    finite = np.isfinite(p)
+    holm = np.full(len(p), np.nan)
+    if finite.any():
+        holm[finite] = multipletests(p[finite], method="holm")[1]
+    rows = [
+        [*(design.coords[i].name for i in b.members), b.df, s, np.nan, np.nan, f, pv, ph]
+        for b, s, f, pv, ph in zip(
+            design.pairs, point.pair_shares(design), f_stat, p, holm, strict=True
+        )
+    ]
+    return pd.DataFrame(rows, columns=PAIR_COLUMNS)
+
+
+def _shared_note(shared: float, coords: list[Coordinate], columns) -> list[str]:
+    """Say that correlated parameters share credit only when they are correlated beyond
+    chance (Spearman, Holm-adjusted p < 0.01): independent sampling shares little."""
+    if not shared > 0.05:
+        return []
+    numeric = [c for c in coords if c.kind == "numeric"]
+    pvalues, pairs = [], []
+    for a, b in itertools.combinations(numeric, 2):
+        va = pd.to_numeric(pd.Series(columns[a.column]), errors="coerce")
+        vb = pd.to_numeric(pd.Series(columns[b.column]), errors="coerce")
+        both = va.notna() & vb.notna()
+        if both.sum() < 5:
+            continue
+        rho, p = stats.spearmanr(va[both], vb[both])
+        if np.isfinite(p):
+            pvalues.append(p)
+            pairs.append((a.name, b.name, rho))
+    if not pvalues:
+        return []
+    holm = multipletests(pvalues, method="holm")[1]
+    hits = [pairs[i] for i in np.flatnonzero(holm < 0.01)]
+    if not hits:
+        return []
+    named = ", ".join(f"{a} ~ {b} (ρ = {r:+.2f})" for a, b, r in hits[:3])
+    return [
+        f"{shared:.0%} of the variance is explained by correlated parameters together and "
+        f"credited to none of them (type-II sums of squares): {named}; their shares understate "
+        "them"
+    ]
