@@ -67,7 +67,7 @@ TABLE_COLUMNS = [
 INTERACTION_COLUMNS = ["a", "b", "df", "share", "share_lo", "share_hi", "F", "p", "p_holm"]
 GROUP_COLUMNS = ["group", "anova", "anova_lo", "anova_hi", "fanova", "fanova_lo", "fanova_hi"]
 STABILITY_COLUMNS = ["epoch", "n_used", "top", "tau"]
-# the epochs re-ranked for the stability table (the highest ones, the reported one included)
+# above 2,000 trials, the epochs re-ranked for the stability table (the highest ones)
 _STABILITY_EPOCHS = 8
 _UNSTABLE_TAU = 0.5
 
@@ -265,7 +265,7 @@ def compute_importance(
     notes.extend(est.notes)
     table = _table(est, groups)
     stable = pd.DataFrame(columns=STABILITY_COLUMNS)
-    if stability and fid.source == "curves" and est.unavailable is None:
+    if stability and fid.source == "curves":
         stable = _stability(exp, fid, est, definition)
         notes.extend(_stability_note(stable, fid))
     settings = {
@@ -302,8 +302,12 @@ def _table(est: Estimate, groups: Mapping[str, str] | None) -> pd.DataFrame:
         else:
             notes.append("")
     out["note"] = notes
+    analysed = int((~out["treatment"].astype(str).str.startswith("dropped")).sum())
     out["reliability"] = (
-        "" if est.reliable else f"unreliable: {est.n} trials < {RELIABLE_PER_PARAM} per parameter"
+        ""
+        if est.reliable
+        else f"unreliable: {est.n} trials for {analysed} parameters "
+        f"(< {RELIABLE_PER_PARAM} per parameter)"
     )
     for col in ("anova_rank", "fanova_rank"):
         out[col] = out[col].astype("Int64")
@@ -343,13 +347,15 @@ def _treatment(est: Estimate, param: str) -> str:
 def _stability(
     exp: Experiment, fid: Fidelity, est: Estimate, definition: Mapping[str, Any] | None
 ) -> pd.DataFrame:
-    """The ANOVA ranking at each of the highest epochs enough trials reached (same spline df)."""
+    """The ANOVA ranking at each epoch enough trials reached (same spline df); above 2,000
+    trials, at the highest :data:`_STABILITY_EPOCHS` of them."""
     epochs = ranking_epochs(exp, fid.metric)
     if fid.epoch is not None and fid.epoch not in epochs:
         epochs = sorted({*epochs, fid.epoch})
     if len(epochs) < 2:
         return pd.DataFrame(columns=STABILITY_COLUMNS)
-    shown = sorted(epochs)[-_STABILITY_EPOCHS:]
+    # every such epoch; on a large experiment (each refit costs) the highest few
+    shown = sorted(epochs) if fid.n_trials_total <= 2000 else sorted(epochs)[-_STABILITY_EPOCHS:]
     if fid.epoch is not None and fid.epoch not in shown:
         shown = sorted({*shown[1:], fid.epoch})
     reference = est.effects.set_index("parameter")["anova"].astype(float)

@@ -39,6 +39,13 @@ def _print_ranking(
     banner = meta.get("banner")
     if banner:
         console.print(Text(banner, style="bold yellow"))
+    unavailable = report.estimate.unavailable
+    if unavailable:  # one line, not a table of identical "n/a" cells
+        console.print(
+            f"{meta['experiment']}: what drives {meta['metric']} ({meta['header']}): no ranking, "
+            f"{escape(unavailable)} (see the notes; the ranking across epochs is in report.md)"
+        )
+        rows = []
     table = Table(
         title=f"{meta['experiment']}: what drives {meta['metric']} ({meta['header']})",
         box=box.SIMPLE_HEAD,
@@ -64,7 +71,7 @@ def _print_ranking(
             "% = share of the metric's variance explained by the parameter's main effect, over "
             "the trials (ANOVA) or the search space (fANOVA); every column is defined in report.md"
         )
-    console.print(table)
+        console.print(table)
     console.print(escape(str(meta["rule"])))
     if param_source:
         names = report.fidelity.params

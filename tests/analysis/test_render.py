@@ -82,10 +82,10 @@ def write(out: Path, exp, report, **over) -> dict[str, Path]:
 
 @pytest.fixture(scope="module")
 def built(tmp_path_factory, tables, write_search):
-    """The 120-trial experiment, its report (reliable, with fANOVA, interactions and stability)
-    and its files, written once for the tests that only read them."""
+    """A 360-trial experiment (120 at epoch 5: 30 per parameter), its report (reliable, with
+    fANOVA, interactions and stability) and its files, written once for the tests that read them."""
     root = tmp_path_factory.mktemp("render")
-    exp = experiment(tables, write_search, root / "lw")
+    exp = experiment(tables, write_search, root / "lw", n=360)
     report = importance(exp)
     return exp, report, write(root / "report", exp, report)
 
@@ -172,14 +172,16 @@ def test_every_file_is_written_and_json_round_trips(built):
     doc = json.loads(text)  # strict JSON: no NaN tokens
     assert "NaN" not in text
     meta = doc["meta"]
-    assert meta["header"] == "epoch 5 of 5, 40 of 120 trials" and meta["banner"] is None
+    assert meta["header"] == "epoch 5 of 5, 120 of 360 trials" and meta["banner"] is None
     assert meta["definitions"] == DEFINITIONS and meta["level"] == 0.9
     assert "bins" not in meta
     assert [list(r) for r in doc["importance"]] == [TABLE_COLUMNS] * len(report.table)
     by_name = {r["parameter"]: r for r in doc["importance"]}
     top = report.table.iloc[0]
     assert by_name[top["parameter"]]["anova"] == pytest.approx(top["anova"])
-    assert by_name[top["parameter"]]["fanova_hi"] == pytest.approx(top["fanova_hi"])
+    fanova_hi = top["fanova_hi"]  # NaN (fANOVA refused below its floor) is written as null
+    expected = None if pd.isna(fanova_hi) else pytest.approx(fanova_hi)
+    assert by_name[top["parameter"]]["fanova_hi"] == expected
     assert by_name[top["parameter"]]["anova_rank"] == 1
     pairs = [list(r) for r in doc["interactions"]]
     assert len(report.interactions) >= 1 and pairs == [INTERACTION_COLUMNS] * len(pairs)
@@ -197,7 +199,7 @@ def test_markdown_states_fidelity_source_and_rule_then_the_ranking(built):
     _, report, paths = built
     md, meta = paths["md"].read_text(), report.meta()
     head = md.split("## Ranking")[0]
-    assert "**epoch 5 of 5, 40 of 120 trials: what drives iou_lesion (max)**" in head
+    assert "**epoch 5 of 5, 120 of 360 trials: what drives iou_lesion (max)**" in head
     assert f"- **parameters from**: {meta['param_source']}" in head
     assert f"- **rule**: {meta['rule']}" in head
     assert "WARNING" not in md  # no banner without mixed budgets
@@ -250,7 +252,7 @@ def test_interactions_groups_and_ranking_across_epochs(built, tmp_path):
     stable = _md_rows(_section(md, "## Ranking across epochs"))
     assert stable[0] == ["epoch", "trials", "top parameter", "τ"]
     assert [r[0] for r in stable[1:]] == ["1", "2", "3", "4", "5 (reported)"]
-    assert stable[1][1:3] == ["120", "optim.lr"] and stable[-1][3] == "1.00"
+    assert stable[1][1:3] == ["360", "optim.lr"] and stable[-1][3] == "1.00"
     assert DEFINITIONS["stability"] in md
     page = paths["html"].read_text()
     assert "<h2>Ranking across epochs</h2>" in page and "5 (reported)" in page
@@ -302,7 +304,7 @@ def test_an_unreliable_report_says_so_and_why_fanova_is_missing(small):
     assert "**epoch 5 of 5, 13 of 40 trials: what drives iou_lesion (max)**" in md
     rows = _md_rows(_section(md, "## Ranking"))
     assert rows[0][-1] == "reliability"
-    assert {r[-1] for r in rows[1:]} == {"unreliable: 13 trials < 10 per parameter"}
+    assert {r[-1] for r in rows[1:]} == {"unreliable: 13 trials for 4 parameters (< 15 per parameter)"}
     # a missing share shows why, not a blank
     note = report.table["note"].iloc[0]
     assert note.startswith("fANOVA n/a") and {r[7] for r in rows[1:]} == {note}
@@ -312,7 +314,7 @@ def test_an_unreliable_report_says_so_and_why_fanova_is_missing(small):
     assert "not available: no interaction was tested" in md
     page = paths["html"].read_text()
     assert f"not available: fANOVA shares were not computed ({note})" in page
-    assert "unreliable: 13 trials &lt; 10 per parameter" in page
+    assert "unreliable: 13 trials for 4 parameters (&lt; 15 per parameter)" in page
 
 
 def test_the_mixed_budgets_banner_heads_both_pages(built, tmp_path):
@@ -325,7 +327,7 @@ def test_the_mixed_budgets_banner_heads_both_pages(built, tmp_path):
     lines = md.splitlines()
     assert lines[2] == f"> **WARNING: {banner}**"  # right under the title
     assert md.count(banner) == 1  # not repeated among the notes
-    assert "**once per trial, 120 of 120 trials: what drives final.iou_lesion" in md
+    assert "**once per trial, 360 of 360 trials: what drives final.iou_lesion" in md
     page = paths["html"].read_text()
     top = page.split("<h2>", 1)[0]
     assert '<p class="banner" role="alert">WARNING: ' in top and "MIXED BUDGETS" in top
@@ -355,7 +357,7 @@ def test_html_is_self_contained_with_png_figures(built):
     assert "% of explained variance" not in page and "±" not in page
     assert f"<th>{ANOVA}</th>" in page and f"<th>{FANOVA}</th>" in page
     assert "<th>fANOVA %</th>" not in page
-    assert "<strong>epoch 5 of 5, 40 of 120 trials: what drives iou_lesion (max)</strong>" in page
+    assert "<strong>epoch 5 of 5, 120 of 360 trials: what drives iou_lesion (max)</strong>" in page
     assert '<h3>What the columns mean</h3>\n<dl class="defs">' in page
 
 
@@ -425,7 +427,7 @@ def test_comparison_lists_union_with_both_rankings(built, tables, write_search, 
         f"{100 * lr_b['anova']:.1f} (2) | {100 * lr_b['fanova']:.1f}"
     )
     assert f"| optim.lr | {cells} |" in md
-    assert "A: Importance of iou_lesion: epoch 5 of 5, 40 of 120 trials." in md
+    assert "A: Importance of iou_lesion: epoch 5 of 5, 120 of 360 trials." in md
     assert "different metrics ['dice', 'iou_lesion']" in md
     page = paths["html"].read_text()
     assert "explained variance" not in page
