@@ -304,7 +304,8 @@ def test_an_unreliable_report_says_so_and_why_fanova_is_missing(small):
     assert "**epoch 5 of 5, 13 of 40 trials: what drives iou_lesion (max)**" in md
     rows = _md_rows(_section(md, "## Ranking"))
     assert rows[0][-1] == "reliability"
-    assert {r[-1] for r in rows[1:]} == {"unreliable: 13 trials for 4 parameters (< 15 per parameter)"}
+    expected = "unreliable: 13 trials for 4 parameters (< 15 per parameter)"
+    assert {r[-1] for r in rows[1:]} == {expected}
     # a missing share shows why, not a blank
     note = report.table["note"].iloc[0]
     assert note.startswith("fANOVA n/a") and {r[7] for r in rows[1:]} == {note}
