@@ -10,7 +10,9 @@ architecture:
 - :mod:`analysis.render`: Markdown, HTML, CSV, JSON and PNG writers, which compute nothing but
   the anytime curve they draw (best so far against the budget spent, :func:`compute_anytime`);
 - ``_evaluation``: per-image evaluation statistics (bootstrap intervals, paired comparisons),
-  used by ``harness evaluate`` and by the ablation statistics.
+  used by ``harness evaluate`` and by the ablation statistics; ``_lesion_sizes`` and
+  ``_calibration``: its metrics by lesion size and its calibration (ECE, Brier, temperature) from
+  per-image reliability bins, which ``trials.metrics`` computes.
 
 Which way an outcome improves and how a trial ended are the harness's shared vocabulary
 (:func:`search_spaces.metric_direction`, :class:`search_spaces.TrialStatus`); ``metric_direction``
@@ -19,6 +21,13 @@ and ``guess_mode`` here are that one rule under the names this package has alway
 
 from __future__ import annotations
 
+from analysis._calibration import (
+    TemperatureFit,
+    calibration_summary,
+    fit_temperature,
+    reliability_curve,
+    scale_logits,
+)
 from analysis._evaluation import (
     BOOTSTRAP_METHODS,
     COUNT_COLUMNS,
@@ -37,6 +46,7 @@ from analysis._fidelity import (
     ranking_epochs,
     resolve_metric,
 )
+from analysis._lesion_sizes import lesion_column, summarize_lesion_sizes
 from analysis._load import Experiment, load_experiment, parameter_columns
 from analysis.ablation import (
     ABLATION_COLUMNS,
@@ -69,6 +79,7 @@ from analysis.render import (
     ablation_rows,
     bench_figure,
     budget_verdict,
+    calibration_figure,
     compute_anytime,
     forest_plot,
     mde_lines,
@@ -78,6 +89,7 @@ from analysis.render import (
     write_ablation,
     write_anytime,
     write_bench_plot,
+    write_calibration_plot,
     write_comparison,
     write_report,
 )
@@ -107,12 +119,15 @@ __all__ = [
     "Interval",
     "PathStep",
     "PooledFn",
+    "TemperatureFit",
     "ablation_path",
     "ablation_rows",
     "ablation_statistics",
     "bench_figure",
     "bootstrap_interval",
     "budget_verdict",
+    "calibration_figure",
+    "calibration_summary",
     "choose_fidelity",
     "compare_evaluations",
     "compare_rankings",
@@ -120,11 +135,13 @@ __all__ = [
     "compute_importance",
     "default_epoch",
     "estimate_importance",
+    "fit_temperature",
     "forest_plot",
     "group_of",
     "guess_mode",
     "is_ablation_dir",
     "label_breakdown",
+    "lesion_column",
     "load_ablation",
     "load_experiment",
     "mde_lines",
@@ -134,13 +151,17 @@ __all__ = [
     "pareto_front",
     "ranking_epochs",
     "ranking_rows",
+    "reliability_curve",
     "report_dict",
     "resolve_metric",
+    "scale_logits",
     "summarize_evaluation",
+    "summarize_lesion_sizes",
     "surrogate_path",
     "write_ablation",
     "write_anytime",
     "write_bench_plot",
+    "write_calibration_plot",
     "write_comparison",
     "write_report",
 ]

@@ -75,6 +75,9 @@ HIGHER_IS_BETTER = frozenset(
         "f1",
         "pixel_accuracy",
         "boundary_f1",
+        "lesion_recall_small",
+        "lesion_recall_medium",
+        "lesion_recall_large",
         "images_per_s",
         "score",
         "accuracy",
@@ -82,11 +85,23 @@ HIGHER_IS_BETTER = frozenset(
 )
 #: metrics where smaller is better
 LOWER_IS_BETTER = frozenset(
-    {"hd95", "train_loss", "val_loss", "loss", "peak_memory_bytes", "wall_time_s", "n_params"}
+    {
+        "hd95",
+        "fp_components_per_image",
+        "ece",
+        "brier",
+        "train_loss",
+        "val_loss",
+        "loss",
+        "peak_memory_bytes",
+        "wall_time_s",
+        "n_params",
+    }
 )
 #: what ``trials.run_trial`` reports each epoch that a search can optimise: the validation
-#: metrics of ``trials.metrics`` (a test keeps the two in step) and the training loss; each loss
-#: term is reported too, as ``loss_<term>``
+#: metrics of ``trials.metrics`` (its registry and ``BREAKDOWN_METRICS``, the lesion-size and
+#: calibration metrics; a test keeps them in step) and the training loss; each loss term is
+#: reported too, as ``loss_<term>``
 RECIPE_METRICS = frozenset(
     {
         "iou_lesion",
@@ -99,6 +114,12 @@ RECIPE_METRICS = frozenset(
         "pixel_accuracy",
         "boundary_f1",
         "hd95",
+        "lesion_recall_small",
+        "lesion_recall_medium",
+        "lesion_recall_large",
+        "fp_components_per_image",
+        "ece",
+        "brier",
         "train_loss",
     }
 )

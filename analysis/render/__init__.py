@@ -30,6 +30,7 @@ from analysis.render._anytime import (
     write_anytime,
 )
 from analysis.render._bench import bench_figure, write_bench_plot
+from analysis.render._calibration import calibration_figure, write_calibration_plot
 from analysis.render._comparison import write_comparison
 from analysis.render._importance import FORMATS, outcome, report_dict, write_report
 from analysis.render._plots import is_log_spaced, pareto_front
@@ -50,6 +51,7 @@ __all__ = [
     "anytime_table",
     "bench_figure",
     "budget_verdict",
+    "calibration_figure",
     "column_definitions",
     "compute_anytime",
     "fidelity_sentence",
@@ -63,6 +65,7 @@ __all__ = [
     "write_ablation",
     "write_anytime",
     "write_bench_plot",
+    "write_calibration_plot",
     "write_comparison",
     "write_report",
 ]

@@ -14,22 +14,30 @@ from harness.cli._options import (
     AddressOpt,
     BudgetEpochsOpt,
     BudgetHoursOpt,
+    CalibrateOpt,
+    CompareOpt,
     ConcurrencyOpt,
     CpusOpt,
     DataOpt,
+    DetectFractionOpt,
+    EvalDataOpt,
+    EvalSplitOpt,
     GpusOpt,
     MaxEpochsOpt,
     MaxFailuresOpt,
     NameOpt,
+    OverlaysOpt,
     PlanScaleOpt,
     ResumeOpt,
     RunsDirOpt,
     SetOpt,
+    SizeThresholdsOpt,
     StorageOpt,
     TrainableOpt,
     TrialsOpt,
 )
 from harness.cli._spaces import spaces_app
+from harness.cli._validate import validate
 from search_spaces import HarnessError
 
 __all__ = ["app", "main"]
@@ -255,8 +263,8 @@ def report(
     runs: Annotated[
         list[Path],
         typer.Argument(
-            help="Experiment directories (several: compared side by side), or ablation "
-            "directories written by `harness ablate`."
+            help="Experiment directories (several: compared side by side), or ablation / "
+            "validation directories written by `harness ablate` / `harness validate`."
         ),
     ],
     metric: Annotated[
@@ -363,34 +371,10 @@ def evaluate(
     checkpoint: Annotated[
         Path, typer.Argument(help="A best.pt written by harness train (or its run directory).")
     ],
-    data: Annotated[
-        Path | None,
-        typer.Option(
-            help="Folder of images and masks to evaluate on. Default: the checkpoint recipe's own "
-            "data (synthetic when it was synthetic), split as in its run's split.json."
-        ),
-    ] = None,
-    split: Annotated[
-        str,
-        typer.Option(
-            help="test, val, train or all: split folders when the data has them, else the "
-            "recipe's seeded split (data.split)."
-        ),
-    ] = "test",
-    compare: Annotated[
-        Path | None,
-        typer.Option(
-            help="A second checkpoint: paired per-image comparison (t-test, Wilcoxon, d_z, "
-            "bootstrap interval of the difference A - B)."
-        ),
-    ] = None,
-    overlays: Annotated[
-        int,
-        typer.Option(
-            help="Write K PNG panels (image, ground truth, prediction; with --compare also B and "
-            "the difference): the K worst images, or the K largest differences."
-        ),
-    ] = 0,
+    data: EvalDataOpt = None,
+    split: EvalSplitOpt = "test",
+    compare: CompareOpt = None,
+    overlays: OverlaysOpt = 0,
     out: Annotated[
         Path | None, typer.Option(help="Output folder (default: CHECKPOINT's folder/eval/SPLIT).")
     ] = None,
@@ -399,11 +383,16 @@ def evaluate(
         int, typer.Option(help="Bootstrap resamples (of images) for the 95% intervals.")
     ] = 2000,
     seed: Annotated[int, typer.Option(help="Seed of the bootstrap.")] = 0,
+    size_thresholds: SizeThresholdsOpt = None,
+    detect_fraction: DetectFractionOpt = 0.5,
+    calibrate: CalibrateOpt = False,
 ) -> None:
     """Metrics of a checkpoint on full images (sliding windows), with 95% bootstrap intervals.
 
     Writes metrics.json (pooled metrics with intervals, mean per image, per-class breakdown when
-    file names carry a class, seconds per image, the paired comparison) and per_image.csv.
+    file names carry a class, seconds per image, the paired comparison, metrics by lesion size,
+    calibration), per_image.csv and calibration.png (reliability diagram; ECE over 15
+    equal-width bins, Brier score).
     """
     from harness.cli._evaluate import evaluate_command
 
@@ -419,6 +408,9 @@ def evaluate(
             device=device,
             n_resamples=bootstrap,
             seed=seed,
+            size_thresholds=size_thresholds,
+            detect_fraction=detect_fraction,
+            calibrate=calibrate,
         )
     )
 
@@ -480,6 +472,7 @@ def bench(
 
 
 app.command()(ablate)
+app.command()(validate)
 
 
 def main() -> None:

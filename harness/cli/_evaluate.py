@@ -2,7 +2,10 @@
 
 Inference is ``trials.evaluate_samples`` (sliding windows blended with Gaussian weights, metrics
 against full-resolution masks); the statistics are ``analysis.summarize_evaluation`` /
-``label_breakdown`` / ``compare_evaluations``; this module loads, times, writes and prints.
+``label_breakdown`` / ``compare_evaluations``; this module loads, times, writes and prints. The
+metrics by lesion size and the calibration (with ``--calibrate``, temperature scaling fitted on the
+validation split) come from the same inference pass (``_evaluate_breakdowns``); they are computed
+for CHECKPOINT, not for ``--compare``'s second checkpoint.
 
 Overlays colour each pixel of a prediction by its agreement with the ground truth
 (:data:`OVERLAY_COLOURS`): true positives green, false positives magenta, false negatives blue;
@@ -14,6 +17,7 @@ from __future__ import annotations
 import math
 import time
 import zipfile
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +27,13 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from harness.cli._evaluate_breakdowns import (
+    PixelStats,
+    check_options,
+    fit_on_validation,
+    print_breakdowns,
+    summarize_breakdowns,
+)
 from harness.cli._overlays import (
     OVERLAY_COLOURS,
     OVERLAY_LEGEND,
@@ -133,7 +144,15 @@ def _samples(recipe: Recipe, data: Path | None, split: str, checkpoint: Path) ->
     return samples, info
 
 
-def _infer(model: Any, recipe: Recipe, samples: list, device: Any, progress: Progress, title: str):
+def _infer(
+    model: Any,
+    recipe: Recipe,
+    samples: list,
+    device: Any,
+    progress: Progress,
+    title: str,
+    observe: Any = None,
+):
     """Per-image table (with ``seconds``), the accumulator and the total seconds."""
     from trials import evaluate_samples
 
@@ -144,7 +163,7 @@ def _infer(model: Any, recipe: Recipe, samples: list, device: Any, progress: Pro
         stamps.append(time.perf_counter())
         progress.update(task, completed=done)
 
-    acc = evaluate_samples(model, samples, recipe, device, tick)
+    acc = evaluate_samples(model, samples, recipe, device, tick, observe)
     table = pd.DataFrame(acc.per_image())
     table["seconds"] = np.diff(stamps)
     return table, acc, stamps[-1] - stamps[0]
@@ -220,28 +239,46 @@ def run_evaluation(
     device: str = "auto",
     n_resamples: int = 2000,
     seed: int = 0,
+    size_thresholds: str | Sequence[int] | None = None,
+    detect_fraction: float = 0.5,
+    calibrate: bool = False,
+    calibration_bins: int = 15,
     console: Console | None = None,
 ) -> dict[str, Any]:
-    """Evaluate a checkpoint and write ``metrics.json``, ``per_image.csv`` and overlays.
+    """Evaluate a checkpoint; write metrics.json, per_image.csv, calibration.png and overlays.
+
+    Args:
+        size_thresholds: lesion areas in pixels cutting the size strata (``"64,1024"`` or a
+            sequence; default ``trials.metrics.DEFAULT_SIZE_THRESHOLDS``).
+        detect_fraction: covered share of a lesion's pixels that counts it as detected.
+        calibrate: fit a temperature on the validation split and report its effect.
+        calibration_bins: equal-width bins of the ECE and the reliability diagram.
 
     Returns:
         The content of ``metrics.json`` (with ``"out"``, the output folder).
 
     Raises:
         ConfigError: a missing checkpoint or a file that is not one, an unknown split, a negative
-            count.
-        DataError: the data folder is missing, has no images, or the split is empty.
+            count, bad size thresholds or detect fraction.
+        DataError: the data folder is missing, has no images, or the split (or, with
+            ``calibrate``, the validation split) is empty.
     """
     console = console or Console()
     if split not in EVAL_SPLITS:
         raise ConfigError(f"--split {split!r}: choose from {', '.join(EVAL_SPLITS)}")
     if overlays < 0:
         raise ConfigError(f"--overlays must be >= 0, got {overlays}")
+    strata, detect_fraction = check_options(size_thresholds, detect_fraction, calibration_bins)
     path = _checkpoint_path(checkpoint, "CHECKPOINT")
     path_b = _checkpoint_path(compare, "--compare") if compare is not None else None
     import torch
 
-    from analysis import compare_evaluations, label_breakdown, summarize_evaluation
+    from analysis import (
+        compare_evaluations,
+        label_breakdown,
+        summarize_evaluation,
+        write_calibration_plot,
+    )
 
     dev = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if device != "auto":
@@ -254,9 +291,29 @@ def run_evaluation(
     boot = {"n_resamples": n_resamples, "seed": seed, "confidence": 0.95, "method": "BCa"}
     pooled, averaged = _metric_kinds()
 
+    fit, fit_info = None, None
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn())
     with Progress(*columns, TimeElapsedColumn(), console=console, transient=True) as progress:
-        table, acc, seconds = _infer(model.to(dev), recipe, samples, dev, progress, path.name)
+        if calibrate:
+            try:
+                val, val_info = _samples(recipe, data, "val", path)
+            except DataError as exc:
+                raise DataError(f"--calibrate fits a temperature on the val split: {exc}") from None
+            fit, fit_info = fit_on_validation(
+                lambda st: _infer(model.to(dev), recipe, val, dev, progress, "val split", st),
+                val_info,
+                split,
+                seed,
+            )
+        stats = PixelStats(
+            strata,
+            detect_fraction,
+            calibration_bins,
+            temperature=fit.temperature if fit is not None else None,
+        )
+        table, acc, seconds = _infer(
+            model.to(dev), recipe, samples, dev, progress, path.name, stats
+        )
         table_b = None
         if model_b is not None and path_b is not None:
             table_b, _, seconds_b = _infer(
@@ -282,6 +339,18 @@ def run_evaluation(
     result["accumulator"] = acc.compute()
     # Pooled over every pixel of the evaluated images, like the pooled metrics.
     result["lesion_fraction"] = lesion_fractions(result["counts"])
+    extra = stats.columns(list(table["image_id"]))
+    result["lesion_sizes"], result["calibration"] = summarize_breakdowns(
+        stats, extra, boot, fit, fit_info
+    )
+    result["calibration"]["per_image"] = "per_image.csv: ece, brier (*_calibrated: after T)"
+    write_calibration_plot(
+        result["calibration"],
+        out / "calibration.png",
+        f"{path.name} on the {split} split ({len(samples)} images)",
+    )
+    result["calibration_plot"] = str(out / "calibration.png")
+    table = pd.concat([table, extra.set_axis(table.index)], axis=1)
     written = table.copy()
     if table_b is not None and model_b is not None:
         _, recipe_b, meta_b = model_b
@@ -404,8 +473,9 @@ def _print(result: dict[str, Any], console: Console) -> None:
             )
         console.print(paired)
         console.print(f"B: {cmp['seconds_per_image']:.3f} s per image")
+    print_breakdowns(result, console)
     console.print(
-        f"wrote metrics.json, per_image.csv to {result['out']}",
+        f"wrote metrics.json, per_image.csv, calibration.png to {result['out']}",
         markup=False,
         highlight=False,
         soft_wrap=True,

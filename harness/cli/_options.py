@@ -14,17 +14,24 @@ __all__ = [
     "AddressOpt",
     "BudgetEpochsOpt",
     "BudgetHoursOpt",
+    "CalibrateOpt",
+    "CompareOpt",
     "ConcurrencyOpt",
     "CpusOpt",
     "DataOpt",
+    "DetectFractionOpt",
+    "EvalDataOpt",
+    "EvalSplitOpt",
     "GpusOpt",
     "MaxEpochsOpt",
     "MaxFailuresOpt",
     "NameOpt",
+    "OverlaysOpt",
     "PlanScaleOpt",
     "ResumeOpt",
     "RunsDirOpt",
     "SetOpt",
+    "SizeThresholdsOpt",
     "StorageOpt",
     "TrainableOpt",
     "TrialsOpt",
@@ -120,5 +127,57 @@ PlanScaleOpt = Annotated[
     typer.Option(
         help="Plans: multiply every stage's trials (--budget-epochs / --budget-hours limit what "
         "they may spend)."
+    ),
+]
+
+# ---------------------------------------------------------------------------- harness evaluate
+EvalDataOpt = Annotated[
+    Path | None,
+    typer.Option(
+        help="Folder of images and masks to evaluate on. Default: the checkpoint recipe's own "
+        "data (synthetic when it was synthetic), split as in its run's split.json."
+    ),
+]
+EvalSplitOpt = Annotated[
+    str,
+    typer.Option(
+        help="test, val, train or all: split folders when the data has them, else the "
+        "recipe's seeded split (data.split)."
+    ),
+]
+CompareOpt = Annotated[
+    Path | None,
+    typer.Option(
+        help="A second checkpoint: paired per-image comparison (t-test, Wilcoxon, d_z, "
+        "bootstrap interval of the difference A - B)."
+    ),
+]
+OverlaysOpt = Annotated[
+    int,
+    typer.Option(
+        help="Write K PNG panels (image, ground truth, prediction; with --compare also B and "
+        "the difference): the K worst images, or the K largest differences."
+    ),
+]
+SizeThresholdsOpt = Annotated[
+    str | None,
+    typer.Option(
+        help="Lesion-size strata: increasing areas in pixels of the evaluated (full-size) masks, "
+        "comma-separated. Default 64,1024: small < 64, medium < 1024, large >= 1024 px. Lesions "
+        "are 8-connected components of the ground truth."
+    ),
+]
+DetectFractionOpt = Annotated[
+    float,
+    typer.Option(
+        help="A lesion counts as detected when the prediction covers at least this fraction of "
+        "its pixels, in (0, 1]."
+    ),
+]
+CalibrateOpt = Annotated[
+    bool,
+    typer.Option(
+        help="Fit temperature scaling (one T, p = sigmoid(logit / T), minimum NLL) on the val "
+        "split and report ECE and Brier before and after on the evaluated split."
     ),
 ]

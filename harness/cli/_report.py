@@ -1,5 +1,6 @@
 """``harness report``: importance rankings of one experiment, or several side by side; the
-ablation table of an ablation directory (``spec.json`` with ``"kind": "ablation"``)."""
+ablation table of an ablation directory (``spec.json`` with ``"kind": "ablation"``), the
+validation table of a validation directory (``"kind": "validation"``)."""
 
 from __future__ import annotations
 
@@ -166,7 +167,9 @@ def report_command(
         write_comparison,
         write_report,
     )
+    from analysis.validation import is_validation_dir
     from harness.cli._tables import needs_tables, rebuild_experiment
+    from harness.cli._validate_cmd import validation_report
 
     chosen = _formats(formats)
     for path in runs:
@@ -187,9 +190,14 @@ def report_command(
         ablation_report(
             path, metric=metric, bootstrap=bootstrap, seed=seed, out=single, console=console
         )
+    validations = [path for path in runs if is_validation_dir(path)]
+    for path in validations:
+        validation_report(path, metric=metric, out=out if len(runs) == 1 else None, console=console)
     chosen_params = None if params is None else [p.strip() for p in params.split(",")]
     experiments = [
-        load_experiment(path, params=chosen_params) for path in runs if path not in ablations
+        load_experiment(path, params=chosen_params)
+        for path in runs
+        if path not in ablations and path not in validations
     ]
     named: dict[str, Any] = {}
     metas: dict[str, dict[str, Any]] = {}

@@ -37,6 +37,13 @@ def test_status_sets_partition_the_finished_statuses() -> None:
         ("peak_memory_bytes", "min"),
         ("wall_time_s", "min"),
         ("focal_tversky_loss", "min"),
+        # the lesion-size and calibration metrics a trial's validation reports
+        ("lesion_recall_small", "max"),
+        ("lesion_recall_medium", "max"),
+        ("best.lesion_recall_large", "max"),
+        ("fp_components_per_image", "min"),
+        ("ece", "min"),
+        ("final.brier", "min"),
     ],
 )
 def test_known_metric_directions(name: str, direction: str) -> None:
@@ -61,7 +68,8 @@ def test_recipe_metrics_are_checked_with_the_valid_ones_listed() -> None:
     from search_spaces import RECIPE_METRICS, check_recipe_metric
 
     assert check_recipe_metric("hd95") == "hd95" and check_recipe_metric("loss_boundary")
+    assert check_recipe_metric("ece") == "ece" and check_recipe_metric("lesion_recall_small")
     assert metric_direction("loss_boundary") == "min"
     assert all(metric_direction(m) in ("max", "min") for m in RECIPE_METRICS)
-    with pytest.raises(ConfigError, match=r"--metric 'nosuch'.*valid: boundary_f1, dice"):
+    with pytest.raises(ConfigError, match=r"--metric 'nosuch'.*valid: boundary_f1, brier, dice"):
         check_recipe_metric("nosuch")

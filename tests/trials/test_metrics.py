@@ -341,9 +341,11 @@ def test_registry_directions_agree_with_the_shared_vocabulary() -> None:
 
 def test_the_shared_list_of_recipe_metrics_is_the_registry_and_the_training_loss() -> None:
     from search_spaces import RECIPE_METRICS
+    from trials.metrics import BREAKDOWN_METRICS
 
-    # what `harness search --metric` accepts for the recipe without starting it
-    assert set(list_metrics()) | {"train_loss"} == RECIPE_METRICS
+    # what `harness search --metric` accepts for the recipe without starting it: the registry,
+    # the lesion-size and calibration metrics of each validation, and the training loss
+    assert set(list_metrics()) | set(BREAKDOWN_METRICS) | {"train_loss"} == RECIPE_METRICS
 
 
 def test_registry_errors() -> None:

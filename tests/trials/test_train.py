@@ -27,6 +27,15 @@ METRICS = {
     "boundary_f1",
     "hd95",
 }
+# lesion-size and calibration metrics, from the same validation pass
+BREAKDOWNS = {
+    "lesion_recall_small",
+    "lesion_recall_medium",
+    "lesion_recall_large",
+    "fp_components_per_image",
+    "ece",
+    "brier",
+}
 
 
 @pytest.fixture(scope="module")
@@ -52,6 +61,14 @@ def test_reports_every_epoch_with_all_metrics(trained, tiny):
         # every loss term of cpu_demo is on and logged
         assert {f"loss_{t}" for t in tiny.loss.weights.model_dump()} <= set(metrics)
         assert 0.0 <= metrics["iou_lesion"] <= 1.0 and math.isfinite(metrics["train_loss"])
+        assert set(metrics) >= BREAKDOWNS
+        for name in ("ece", "brier"):
+            assert 0.0 <= metrics[name] <= 1.0, name
+        assert metrics["fp_components_per_image"] >= 0.0
+        recalls = [metrics[f"lesion_recall_{s}"] for s in ("small", "medium", "large")]
+        # nan only where the validation images hold no lesion of that size
+        assert all(math.isnan(r) or 0.0 <= r <= 1.0 for r in recalls)
+        assert not all(math.isnan(r) for r in recalls)
     assert reports[0][1]["encoder_frozen"] == 1.0 and reports[1][1]["encoder_frozen"] == 0.0
     assert summary.final == reports[-1][1]
     assert summary.best_epoch in (1, 2)

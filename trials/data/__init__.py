@@ -24,6 +24,7 @@ from trials.data._sources import DataSplits, load_splits
 from trials.data._split import (
     SPLIT_FILE,
     SPLITS,
+    kfold_ids,
     make_split,
     read_split,
     split_from_folders,
@@ -54,6 +55,7 @@ __all__ = [
     "generate_synthetic",
     "grid_positions",
     "image_cache_info",
+    "kfold_ids",
     "label_from_stem",
     "load_folder",
     "load_pair",

@@ -10,6 +10,12 @@ test from the rest; the sort makes the result independent of the order the sampl
 
 ``split.json`` (``{"train": [...], "val": [...], "test": [...], "seed": ..., "source": ...}``) is
 written into the run directory so that every trial of an experiment sees the same split.
+
+:func:`kfold_ids` cuts the images into ``k`` folds for cross-validation (``harness validate``)
+with the same stratification: sorted by lesion fraction and cut into consecutive blocks of ``k``,
+each block's images go to ``k`` different folds in a random order (the last, shorter block to
+as many random folds), so every fold spans the range of lesion fractions and fold sizes differ
+by at most one.
 """
 
 from __future__ import annotations
@@ -31,6 +37,7 @@ from trials.data._sample import Sample
 __all__ = [
     "SPLITS",
     "SPLIT_FILE",
+    "kfold_ids",
     "make_split",
     "read_split",
     "split_from_folders",
@@ -90,6 +97,48 @@ def make_split(samples: Sequence[Sample], split_cfg: SplitConfig) -> dict[str, l
     test = set(_stratified_pick(rest, n_test, rng))
     train = [s.id for s in rest if s.id not in test]
     return {"train": sorted(train), "val": sorted(val), "test": sorted(test)}
+
+
+def kfold_ids(samples: Sequence[Sample], k: int, seed: int) -> list[list[str]]:
+    """``k`` seeded folds of ``samples``, stratified by lesion fraction (module docstring).
+
+    Pass only the images cross-validation may use (not the test split): each fold is in turn
+    the validation set, the other folds the training set.
+
+    Args:
+        samples: the images to partition (ids must be unique).
+        k: the number of folds, from 2 to ``len(samples)``.
+        seed: seed of the assignment within each block.
+
+    Returns:
+        ``k`` lists of sorted ids; together they hold every id exactly once.
+
+    Raises:
+        DataError: ``k`` below 2 or above the number of images, or duplicate ids.
+    """
+    _unique_ids(samples)
+    if k < 2 or k > len(samples):
+        raise DataError(
+            f"{k} folds of {len(samples)} images: the number of folds must be between 2 and "
+            "the number of images, so that every fold holds a validation image and training "
+            "images remain"
+        )
+    ordered = sorted(samples, key=lambda s: (s.lesion_fraction, s.id))
+    rng = np.random.default_rng(seed)
+    folds: list[list[str]] = [[] for _ in range(k)]
+    sizes = np.zeros(k, dtype=int)
+    for start in range(0, len(ordered), k):
+        block = ordered[start : start + k]
+        if len(block) == k:
+            targets = rng.permutation(k)
+        else:
+            # the shorter last block goes to the smallest folds (all equal here), chosen at random
+            smallest = np.flatnonzero(sizes == sizes.min())
+            targets = rng.choice(smallest, size=len(block), replace=False)
+        for sample, fold in zip(block, targets, strict=True):
+            folds[int(fold)].append(sample.id)
+            sizes[int(fold)] += 1
+    return [sorted(fold) for fold in folds]
 
 
 def split_from_folders(

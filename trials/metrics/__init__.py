@@ -5,6 +5,11 @@ Inputs are thresholded full-image masks (``H x W`` bool prediction and target). 
 holds ``iou_lesion``, ``iou_background``, ``miou``, ``dice``, ``precision``, ``recall``, ``f1``,
 ``pixel_accuracy`` (from confusion counts; see ``_confusion`` for the 0/0 convention),
 ``boundary_f1`` and ``hd95`` (from boundary distances; see ``_boundary``).
+Lesion-level metrics by lesion size (connected components, size strata) are in ``_lesions``
+(:func:`lesion_counts`, :func:`size_strata`, :func:`lesion_rates`), the per-pixel calibration
+parts in ``_calibration`` (:func:`reliability_bins`, :func:`expected_calibration_error`,
+:func:`brier_score`), and the few of them a trial's validation reports
+(:data:`BREAKDOWN_METRICS`) are accumulated by :class:`BreakdownAccumulator`.
 :class:`MetricAccumulator` computes all of them per image and over a data set.
 """
 
@@ -18,6 +23,16 @@ from trials.metrics._boundary import (
     mask_boundary,
     surface_distances,
 )
+from trials.metrics._breakdowns import BREAKDOWN_METRICS, BreakdownAccumulator
+from trials.metrics._calibration import (
+    DEFAULT_BINS,
+    bin_edges,
+    brier_score,
+    calibration_pair,
+    expected_calibration_error,
+    reliability_bins,
+    squared_error_sum,
+)
 from trials.metrics._confusion import (
     ConfusionCounts,
     confusion_counts,
@@ -29,6 +44,17 @@ from trials.metrics._confusion import (
     pixel_accuracy,
     precision,
     recall,
+)
+from trials.metrics._lesions import (
+    CONNECTIVITY,
+    DEFAULT_DETECT_FRACTION,
+    DEFAULT_SIZE_THRESHOLDS,
+    LESION_FIELDS,
+    SizeStratum,
+    check_detect_fraction,
+    lesion_counts,
+    lesion_rates,
+    size_strata,
 )
 from trials.metrics._masks import check_mask_pair
 from trials.metrics._registry import (
@@ -43,22 +69,37 @@ from trials.metrics._registry import (
 )
 
 __all__ = [
+    "BREAKDOWN_METRICS",
+    "CONNECTIVITY",
+    "DEFAULT_BINS",
+    "DEFAULT_DETECT_FRACTION",
+    "DEFAULT_SIZE_THRESHOLDS",
+    "LESION_FIELDS",
+    "BreakdownAccumulator",
     "ConfusionCounts",
     "Metric",
     "MetricAccumulator",
     "MetricSpec",
+    "SizeStratum",
     "SurfaceDistances",
+    "bin_edges",
     "boundary_f1",
+    "brier_score",
+    "calibration_pair",
+    "check_detect_fraction",
     "check_mask_pair",
     "confusion_counts",
     "create_metric",
     "dice",
+    "expected_calibration_error",
     "f1",
     "get_metric",
     "hd95",
     "higher_is_better",
     "iou_background",
     "iou_lesion",
+    "lesion_counts",
+    "lesion_rates",
     "list_metrics",
     "mask_boundary",
     "metric_mode",
@@ -67,5 +108,8 @@ __all__ = [
     "precision",
     "recall",
     "register_metric",
+    "reliability_bins",
+    "size_strata",
+    "squared_error_sum",
     "surface_distances",
 ]

@@ -19,6 +19,7 @@ import torch
 from search_spaces import DivergedError, MemoryCapExceeded, Recipe, TrialStatus, flatten
 from trials.data import DataSplits, epoch_loader
 from trials.memory import MemoryGuard
+from trials.metrics import BreakdownAccumulator
 from trials.train._checkpoint import restore_training_state, save_checkpoint, training_state
 from trials.train._early_stopping import BestTracker
 from trials.train._evaluate import evaluate_samples
@@ -228,13 +229,20 @@ class _Attempt:
     # ------------------------------------------------------------------------------ validation
 
     def _validate(self, epoch: int) -> dict[str, float]:
-        """Every metric of the validation images, predicted whole by sliding window."""
+        """Every metric of the validation images, predicted whole by sliding window.
+
+        The registry's metrics, and from the same predictions the lesion-size and calibration
+        metrics of ``trials.metrics.BREAKDOWN_METRICS``.
+        """
 
         def progress(done: int, total: int) -> None:
             self.emit({"event": "val", "epoch": epoch, "done": done, "total": total})
 
-        acc = evaluate_samples(self.model, self.splits.val, self.recipe, self.device, progress)
-        return acc.compute()
+        extra = BreakdownAccumulator()
+        acc = evaluate_samples(
+            self.model, self.splits.val, self.recipe, self.device, progress, extra.observe
+        )
+        return {**acc.compute(), **extra.compute()}
 
     # ------------------------------------------------------------- end-of-epoch bookkeeping
 

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import numpy as np
 import torch
 
 from search_spaces import Recipe
-from trials.data import predict_full
+from trials.data import Sample, predict_full
 from trials.metrics import MetricAccumulator
 from trials.model import LesionSegmenter
 from trials.train._step import Precision
@@ -21,6 +22,7 @@ def evaluate_samples(
     recipe: Recipe,
     device: torch.device,
     progress: Callable[[int, int], None] | None = None,
+    observe: Callable[[Sample, np.ndarray, np.ndarray], None] | None = None,
 ) -> MetricAccumulator:
     """Sliding-window inference on whole images and the metrics of the recipe.
 
@@ -34,6 +36,9 @@ def evaluate_samples(
         recipe: gives the tiling of the sliding window and the precision.
         device: where the model is.
         progress: called with (images done, images in all) after each image.
+        observe: called with each sample, its full-resolution logit map and its probability map
+            (``sigmoid`` of the logits), e.g. to compute calibration or lesion-level metrics
+            without a second inference pass.
 
     Returns:
         The accumulated metrics; ``compute()`` gives their values.
@@ -49,7 +54,15 @@ def evaluate_samples(
 
     for i, sample in enumerate(samples):
         out_size = sample.full_mask.shape if sample.full_mask is not None else None
-        prob = predict_full(model_fn, sample.image, recipe.data, device, out_size=out_size)
+        if observe is None:
+            prob = predict_full(model_fn, sample.image, recipe.data, device, out_size=out_size)
+        else:
+            logits = predict_full(
+                model_fn, sample.image, recipe.data, device, out_size=out_size, return_logits=True
+            )
+            # the sigmoid predict_full would apply, on the same float32 logits
+            prob = torch.sigmoid(torch.from_numpy(logits)).numpy()
+            observe(sample, logits, prob)
         acc.update(prob >= 0.5, sample.target_mask, sample.id, sample.label)
         if progress is not None:
             progress(i + 1, len(samples))

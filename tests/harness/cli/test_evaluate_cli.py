@@ -161,6 +161,68 @@ def test_bootstrap_interval_contains_the_pooled_value(evaluated):
         assert m["ci_high"] > m["ci_low"], name
 
 
+def test_lesion_sizes_and_calibration_are_written_and_printed(evaluated):
+    res, out, metrics, per_image = evaluated
+    sizes = metrics["lesion_sizes"]
+    assert sizes["thresholds"] == [64, 1024] and sizes["connectivity"] == 8
+    assert sizes["detect_fraction"] == 0.5
+    assert list(sizes["strata"]) == ["small", "medium", "large"]
+    assert sizes["strata"]["medium"]["range"] == "64-1023 px"
+    for name, s in sizes["strata"].items():
+        for field in ("n", "detected", "pixels", "covered", "fp"):
+            assert s["counts"][field] == per_image[f"lesions.{name}.{field}"].sum(), (name, field)
+        if s["counts"]["n"]:
+            det = s["detection_recall"]
+            assert det["value"] == pytest.approx(s["counts"]["detected"] / s["counts"]["n"])
+            assert det["ci_low"] <= det["value"] <= det["ci_high"]
+        assert s["fp_per_image"]["value"] == pytest.approx(s["counts"]["fp"] / 12)
+    # lesion pixels of all strata are the true lesion pixels; covered ones the true positives
+    for field, counts in (("pixels", ("tp", "fn")), ("covered", ("tp",))):
+        total = sum(s["counts"][field] for s in sizes["strata"].values())
+        assert total == sum(metrics["counts"][k] for k in counts), field
+    cal = metrics["calibration"]
+    assert cal["n_pixels"] == sum(metrics["counts"].values()) and cal["n_bins"] == 15
+    pixels = per_image[list(COUNTS)].sum(axis=1)
+    assert cal["brier"]["value"] == pytest.approx(
+        (per_image["brier"] * pixels).sum() / pixels.sum()
+    )
+    assert cal["ece"]["mean_per_image"] == pytest.approx(per_image["ece"].mean())
+    assert 0 <= cal["ece"]["value"] <= 1 and "temperature" not in cal
+    assert (out / "calibration.png").read_bytes()[:4] == b"\x89PNG"
+    stdout = " ".join(res.stdout.split())
+    assert "lesions by size (8-connected ground-truth components" in stdout
+    assert "small (< 64 px)" in stdout and "FP comp./image" in stdout
+    assert f"calibration (15 equal-width bins, {cal['n_pixels']} pixels): ECE" in stdout
+    assert "wrote metrics.json, per_image.csv, calibration.png to" in stdout
+
+
+def test_calibrate_fits_a_temperature_on_the_val_split(checkpoint, tmp_path):
+    buffer = io.StringIO()
+    code = evaluate_command(
+        checkpoint,
+        Console(file=buffer, width=200),
+        out=tmp_path,
+        n_resamples=50,
+        size_thresholds="16,256",
+        detect_fraction=0.3,
+        calibrate=True,
+    )
+    assert code == 0
+    metrics = json.loads((tmp_path / "metrics.json").read_text())
+    temp = metrics["calibration"]["temperature"]
+    assert temp["temperature"] > 0 and temp["nll_after"] <= temp["nll_before"]
+    assert temp["fitted_on"].startswith("the val split of ") and temp["note"] is None
+    assert temp["after"]["n_pixels"] == metrics["calibration"]["n_pixels"]
+    assert metrics["lesion_sizes"]["thresholds"] == [16, 256]
+    assert metrics["lesion_sizes"]["strata"]["small"]["range"] == "< 16 px"
+    per_image = pd.read_csv(tmp_path / "per_image.csv")
+    assert {"ece_calibrated", "brier_calibrated", "lesions.large.fp"} <= set(per_image)
+    text = " ".join(buffer.getvalue().split())
+    assert f"T = {temp['temperature']:.3f}; ECE" in text
+    assert "temperature scaling fitted on the val split" in text
+    assert "detected when >= 0.3 of a lesion is predicted" in text
+
+
 def test_checkpoint_compared_with_itself_differs_by_zero_with_p_one(evaluated):
     _, _, metrics, per_image = evaluated
     paired = metrics["compare"]["paired"]
@@ -258,6 +320,19 @@ def test_compare_with_a_different_recipe_says_so(checkpoint, tmp_path):
         ({"overlays": -1}, ConfigError, "--overlays must be >= 0, got -1"),
         ({"compare": Path("/nonexistent/b.pt")}, ConfigError, "--compare '/nonexistent/b.pt'"),
         ({"data": Path("/nonexistent/folder")}, DataError, "no such folder"),
+        (
+            {"size_thresholds": "64,abc"},
+            ConfigError,
+            "--size-thresholds '64,abc': 'abc' is not a whole number of pixels",
+        ),
+        (
+            {"size_thresholds": "1024,64"},
+            ConfigError,
+            "--size-thresholds '1024,64': the thresholds must be strictly increasing",
+        ),
+        ({"size_thresholds": "0"}, ConfigError, "positive whole number of pixels, got 0"),
+        ({"detect_fraction": 0.0}, ConfigError, "--detect-fraction: the covered fraction"),
+        ({"detect_fraction": 2.0}, ConfigError, "must be in (0, 1], got 2.0"),
     ],
 )
 def test_bad_options_are_refused(checkpoint, kwargs, error, message):
@@ -312,4 +387,6 @@ def test_help_explains_the_options(tmp_path):
     res = _run(["evaluate", "--help"], tmp_path)
     assert res.returncode == 0
     for word in ("CHECKPOINT", "--data", "--split", "--compare", "--overlays", "--bootstrap"):
+        assert word in res.stdout
+    for word in ("--size-thresholds", "--detect-fraction", "--calibrate", "8-connected"):
         assert word in res.stdout

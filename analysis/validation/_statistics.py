@@ -1,0 +1,341 @@
+"""Cross-validated comparison of a configuration with a reference (``harness validate``).
+
+Both configurations run on the same ``k`` folds × ``s`` seeds; the cell of fold ``f`` and seed
+``j`` of one is paired with the other's. The statistics are the ablation's
+(:func:`analysis.ablation_statistics`, with the reference as the baseline and the (fold, seed)
+pair as the pairing unit): per configuration and metric the mean, sd and t-interval over the
+pairs; the mean paired difference Δ = candidate − reference with its t-interval, the paired
+t-test, the Wilcoxon signed-rank test (from 6 pairs), Cohen's d_z and the minimum detectable
+effect. Holm's step-down adjustment (Holm 1979) is taken here across the metrics, the family of
+tests a validation makes; a metric's verdict is decided on its Holm-adjusted p. By default the
+family is :data:`DEFAULT_VALIDATION_METRICS`: the ablation's quality metrics and the lesion-size
+and calibration metrics each trial's validation reports (detection recall per lesion size,
+false-positive components per image, ECE, Brier), those the cells have. A recall is ``nan``
+where a fold's validation images hold no lesion of that size; such pairs are left out of it.
+
+The pairs are not independent: the training sets of different folds overlap, so the
+fold-to-fold variation understates the variation over fresh data sets and the tests are somewhat
+liberal (Nadeau & Bengio 2003, *Machine Learning* 52:239; Bouckaert & Frank 2004). The report
+says so.
+
+The winner's curse: the search picked its best trial as the maximum of many noisy scores on one
+validation split, so that score is biased upward (Cawley & Talbot 2010, *JMLR* 11:2079); the
+same configuration's cross-validated mean is shown next to it.
+
+It imports neither ray nor torch.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from statsmodels.stats.multitest import multipletests
+
+from analysis._json import jsonable
+from analysis.ablation import DEFAULT_ABLATION_METRICS, ablation_statistics
+from search_spaces import ConfigError, DataError
+
+__all__ = [
+    "CANDIDATE",
+    "DEFAULT_VALIDATION_METRICS",
+    "REFERENCE",
+    "VALIDATION_COLUMNS",
+    "ValidationResult",
+    "validation_statistics",
+    "verdict_sentences",
+]
+
+CANDIDATE, REFERENCE = "candidate", "reference"
+BETTER, WORSE, SAME, NOT_TESTED = "better", "worse", "not distinguishable", "not tested"
+# the ablation's columns, the fold-seed layout, and the verdict in words
+VALIDATION_COLUMNS = (
+    "variant", "metric", "direction", "n", "mean", "sd", "ci_low", "ci_high", "delta",
+    "delta_ci_low", "delta_ci_high", "delta_rel", "sd_diff", "p_t", "p_wilcoxon", "p_holm", "d_z",
+    "mde", "verdict", "n_failed",
+)  # fmt: skip
+# costs are not quality: they stay out of the table and out of Holm's family
+_COSTS = ("peak_memory_bytes", "wall_time_s", "images_per_s")
+# the lesion-size and calibration metrics a trial's validation reports (trials.metrics'
+# BREAKDOWN_METRICS; analysis cannot import trials, a test keeps the two in step)
+BREAKDOWN_METRICS = (
+    "lesion_recall_small", "lesion_recall_medium", "lesion_recall_large",
+    "fp_components_per_image", "ece", "brier",
+)  # fmt: skip
+#: the default family of a validation: the ablation's quality metrics, then the breakdowns
+DEFAULT_VALIDATION_METRICS = (
+    *(m for m in DEFAULT_ABLATION_METRICS if m not in _COSTS),
+    *BREAKDOWN_METRICS,
+)
+_REQUIRED = ("variant", "fold", "seed", "status")
+
+
+@dataclass(frozen=True)
+class ValidationResult:
+    """The validation table, the verdict and the winner's curse.
+
+    Attributes:
+        table: one row per configuration × metric with :data:`VALIDATION_COLUMNS`; the
+            reference's rows hold n, mean, sd and interval only.
+        main_metric: the metric the verdict is about (first in the table).
+        metrics: the metrics analysed (Holm's family), in table order.
+        folds, seeds: the design (``n`` pairs at most ``folds × seeds``).
+        alpha: level of the tests; the intervals are ``1 - alpha``.
+        verdict: the main metric's verdict in one sentence.
+        winners_curse: ``{"metric", "search_best", "cv_mean", "cv_ci_low", "cv_ci_high",
+            "optimism", "sentence"}`` (optimism > 0: the search's score was too good), or
+            ``None`` without a search score.
+        notes: what was left out, and the caveats, one sentence each.
+    """
+
+    table: pd.DataFrame
+    main_metric: str
+    metrics: tuple[str, ...]
+    folds: int
+    seeds: int
+    alpha: float
+    verdict: str
+    winners_curse: dict[str, Any] | None = None
+    notes: tuple[str, ...] = ()
+    direction: str = "max"
+    failures: dict[str, dict[str, int]] = field(default_factory=dict)
+
+    @property
+    def confidence(self) -> float:
+        """Level of the t-intervals."""
+        return 1.0 - self.alpha
+
+    def main(self) -> pd.DataFrame:
+        """The main metric's rows, reference first."""
+        return self.table[self.table["metric"] == self.main_metric].reset_index(drop=True)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Strict-JSON-able form (NaN → None)."""
+        return jsonable(
+            {
+                "main_metric": self.main_metric,
+                "direction": self.direction,
+                "metrics": list(self.metrics),
+                "folds": self.folds,
+                "seeds": self.seeds,
+                "alpha": self.alpha,
+                "confidence": self.confidence,
+                "verdict": self.verdict,
+                "winners_curse": self.winners_curse,
+                "failures": self.failures,
+                "notes": list(self.notes),
+                "table": self.table.astype(object).to_dict("records"),
+            }
+        )
+
+
+def _check(cells: pd.DataFrame) -> None:
+    missing = [c for c in _REQUIRED if c not in cells.columns]
+    if missing:
+        raise DataError(
+            f"the validation cells lack the column(s) {missing}; present: {list(cells.columns)}"
+        )
+    present = set(map(str, cells["variant"]))
+    if not {CANDIDATE, REFERENCE} <= present:
+        raise DataError(
+            f"the validation cells need both a {CANDIDATE!r} and a {REFERENCE!r} variant; "
+            f"present: {sorted(present)}"
+        )
+
+
+def _metrics(cells: pd.DataFrame, main: str, metrics: Sequence[str] | None) -> list[str]:
+    if metrics is not None:
+        return list(dict.fromkeys([main, *metrics]))
+    numeric = {c for c in cells.columns if pd.api.types.is_numeric_dtype(cells[c])}
+    wanted = (m for m in DEFAULT_VALIDATION_METRICS if m in numeric)
+    return list(dict.fromkeys([main, *wanted]))
+
+
+def _paired(cells: pd.DataFrame, seeds: int) -> pd.DataFrame:
+    """The cells with ``seed`` replaced by the pairing unit, one per (fold, seed)."""
+    out = cells.copy()
+    out["seed"] = out["fold"].astype(int) * seeds + out["seed"].astype(int)
+    return out
+
+
+def _fmt(v: float) -> str:
+    return format(v, ".4g") if math.isfinite(v) else "n/a"
+
+
+def _word(row: Mapping[str, Any], alpha: float) -> str:
+    p, delta = row["p_holm"], row["delta"]
+    if not math.isfinite(p):
+        return NOT_TESTED
+    if p >= alpha or delta == 0:
+        return SAME
+    improves = delta > 0 if row["direction"] == "max" else delta < 0
+    return BETTER if improves else WORSE
+
+
+def _sentence(row: Mapping[str, Any], folds: int, seeds: int, alpha: float) -> str:
+    """The verdict of one metric in words."""
+    n, metric = int(row["n"]), row["metric"]
+    level = f"{100 * (1 - alpha):g}%"
+    if row["verdict"] == NOT_TESTED:
+        return f"{metric}: not tested, only {n} paired cell(s) finished"
+    sign = 1.0 if row["direction"] == "max" else -1.0
+    # the gain (positive = better) and its interval, in the metric's own units
+    gain = sign * row["delta"]
+    lo, hi = sorted((sign * row["delta_ci_low"], sign * row["delta_ci_high"]))
+    if row["verdict"] in (BETTER, WORSE):
+        size = gain if row["verdict"] == BETTER else -gain
+        lo, hi = (lo, hi) if row["verdict"] == BETTER else (-hi, -lo)
+        return (
+            f"{metric}: {row['verdict']} than the reference by {_fmt(size)} "
+            f"[{_fmt(lo)}, {_fmt(hi)}] ({level} interval, Holm p = {row['p_holm']:.3g}, "
+            f"{n} fold×seed pairs)"
+        )
+    if row["sd_diff"] == 0 and row["delta"] == 0:
+        return (
+            f"{metric}: not distinguishable from the reference: the two gave identical values "
+            f"in all {n} fold×seed pairs"
+        )
+    return (
+        f"{metric}: not distinguishable from the reference with {folds} folds × {seeds} seeds "
+        f"({n} pairs; Δ {row['delta']:+.4g} [{_fmt(row['delta_ci_low'])}, "
+        f"{_fmt(row['delta_ci_high'])}], Holm p = {row['p_holm']:.3g}); smallest detectable "
+        f"difference {_fmt(row['mde'])}"
+    )
+
+
+def _winners_curse(
+    search_best: float | None, row: Mapping[str, Any], direction: str
+) -> dict[str, Any] | None:
+    if search_best is None or not math.isfinite(float(search_best)):
+        return None
+    best, mean = float(search_best), float(row["mean"])
+    sign = 1.0 if direction == "max" else -1.0
+    optimism = sign * (best - mean)
+    inside = row["ci_low"] <= best <= row["ci_high"]
+    where = "inside" if inside else "outside"
+    sentence = (
+        f"the search's own best {row['metric']} was {_fmt(best)} (the maximum "
+        f"of its trials on one validation split); cross-validated, the same configuration "
+        f"scores {_fmt(mean)} [{_fmt(row['ci_low'])}, {_fmt(row['ci_high'])}], so the search's "
+        f"score was {_fmt(abs(optimism))} {'optimistic' if optimism >= 0 else 'pessimistic'} "
+        f"({where} the interval)"
+    )
+    return {
+        "metric": row["metric"],
+        "search_best": best,
+        "cv_mean": mean,
+        "cv_ci_low": row["ci_low"],
+        "cv_ci_high": row["ci_high"],
+        "optimism": optimism,
+        "sentence": sentence,
+    }
+
+
+def validation_statistics(
+    cells: pd.DataFrame,
+    *,
+    main_metric: str = "iou_lesion",
+    metrics: Sequence[str] | None = None,
+    folds: int | None = None,
+    seeds: int | None = None,
+    alpha: float = 0.05,
+    power: float = 0.8,
+    directions: Mapping[str, str] | None = None,
+    search_best: float | None = None,
+    bootstrap: int = 2000,
+    seed: int = 0,
+) -> ValidationResult:
+    """Candidate against reference over the folds × seeds, metric by metric (module docstring).
+
+    Args:
+        cells: one row per (variant, fold, seed): ``variant`` (``"candidate"`` or
+            ``"reference"``), ``fold``, ``seed`` (the seed's index), ``status`` and one numeric
+            column per metric.
+        main_metric: the metric of the verdict and the winner's curse.
+        metrics: Holm's family (default: the main metric and those of
+            :data:`DEFAULT_VALIDATION_METRICS`, the ablation's quality metrics and the
+            lesion-size and calibration metrics, that the cells have).
+        folds, seeds: the design (default: as many as the cells show).
+        alpha: level of the tests and verdicts; the intervals are ``1 - alpha``.
+        power: the power of the minimum detectable effect.
+        directions: ``{metric: "max" | "min"}`` overriding the harness's rule.
+        search_best: the search's own best score of ``main_metric`` (winner's curse).
+        bootstrap, seed: the bootstrap interval that :func:`analysis.ablation_statistics` keeps.
+
+    Returns:
+        The :class:`ValidationResult`.
+
+    Raises:
+        DataError: a column or a variant is missing, or a metric is not numeric.
+        ConfigError: alpha or power out of range, or a metric without a direction.
+    """
+    _check(cells)
+    folds = int(cells["fold"].max()) + 1 if folds is None else folds
+    seeds = int(cells["seed"].max()) + 1 if seeds is None else seeds
+    if folds < 1 or seeds < 1:
+        raise ConfigError(f"folds and seeds must be >= 1, got {folds} and {seeds}")
+    chosen = _metrics(cells, main_metric, metrics)
+    result = ablation_statistics(
+        _paired(cells, seeds),
+        baseline=REFERENCE,
+        main_metric=main_metric,
+        metrics=chosen,
+        alpha=alpha,
+        power=power,
+        directions=directions,
+        bootstrap=bootstrap,
+        seed=seed,
+    )
+    table = result.table[result.table["variant"].isin([REFERENCE, CANDIDATE])].copy()
+    table = table.reset_index(drop=True)
+    cand = table["variant"] == CANDIDATE
+    tested = cand & np.isfinite(table["p_t"].astype(float))
+    p = table.loc[tested, "p_t"].astype(float).to_numpy()
+    table["p_holm"] = math.nan
+    if p.size:
+        adjusted = multipletests(p, alpha=alpha, method="holm")[1] if p.size > 1 else p
+        table.loc[tested, "p_holm"] = adjusted
+    table["verdict"] = [
+        _word(r, alpha) if r["variant"] == CANDIDATE else "reference"
+        for r in table.to_dict("records")
+    ]
+    table = table[list(VALIDATION_COLUMNS)]
+    main = table[(table["metric"] == main_metric) & cand].iloc[0].to_dict()
+    ref_main = table[(table["metric"] == main_metric) & ~cand].iloc[0].to_dict()
+    direction = str(main["direction"])
+    notes = [
+        n.replace("paired seeds", "pairs").replace("seed(s)", "pair(s)").replace("seed ", "pair ")
+        for n in result.notes
+    ]
+    notes.append(
+        "the fold×seed pairs are not independent (the folds' training sets overlap), so the "
+        "p-values and intervals are somewhat optimistic (Nadeau & Bengio 2003)"
+    )
+    if search_best is not None:
+        notes.append(
+            f"the reference scores {_fmt(float(ref_main['mean']))} {main_metric} "
+            "cross-validated on the same folds"
+        )
+    return ValidationResult(
+        table=table,
+        main_metric=main_metric,
+        metrics=tuple(chosen),
+        folds=folds,
+        seeds=seeds,
+        alpha=alpha,
+        verdict=_sentence(main, folds, seeds, alpha),
+        winners_curse=_winners_curse(search_best, main, direction),
+        notes=tuple(notes),
+        direction=direction,
+        failures=result.failures,
+    )
+
+
+def verdict_sentences(result: ValidationResult) -> list[str]:
+    """One sentence per metric, the main metric first."""
+    rows = result.table[result.table["variant"] == CANDIDATE].to_dict("records")
+    return [_sentence(r, result.folds, result.seeds, result.alpha) for r in rows]
