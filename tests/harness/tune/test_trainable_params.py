@@ -8,6 +8,7 @@ checked from several sides; the CLI tests run the console script in a temporary 
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import subprocess
@@ -134,11 +135,27 @@ def test_the_journal_and_the_report_see_objective_parameters(toy_search):
     first = study.trials[0]
     assert first.params == {"toy.x": TOY_START["toy.x"], "toy.y": TOY_START["toy.y"]}
     assert set(first.distributions) == {"toy.x", "toy.y"}
-    (result.directory / "spec.json").write_text('{"settings": {"metric": "score", "mode": "max"}}')
+    # the space spec.json records (as `harness search` writes it) names the parameters: the
+    # summary's x_received and y_received are outcomes, not parameters
+    space = load_space(_toy_yaml(result.directory), objective_params=True)
+    spec = {"settings": {"metric": "score", "mode": "max"},
+            "space_definition": space.model_dump(mode="json")}  # fmt: skip
+    (result.directory / "spec.json").write_text(json.dumps(spec))
     exp = load_experiment(result.directory)
-    assert exp.params == ["toy.x", "toy.y"]
+    assert exp.params == ["toy.x", "toy.y"] and exp.param_source == "spec.json space"
     report = compute_importance(exp, metric="score", mode="max", bootstrap=20)
     assert set(report.table["parameter"]) == {"toy.x", "toy.y"}
+    # results imported without a space: every non-outcome column counts, unless named
+    (result.directory / "spec.json").write_text(json.dumps({"settings": spec["settings"]}))
+    assert "x_received" in load_experiment(result.directory).params
+    explicit = load_experiment(result.directory, params=["toy.x", "toy.y"])
+    assert explicit.params == ["toy.x", "toy.y"] and explicit.param_source == "--params"
+
+
+def _toy_yaml(directory):
+    path = directory.parent / "toy-space.yaml"
+    path.write_text(TOY_SPACE)
+    return path
 
 
 # -------------------------------------------------------------------------- without Ray
