@@ -248,7 +248,7 @@ def summarise(rows: pd.DataFrame) -> str:
         sub = rows[rows["method"] == method]["regret"]
         lines.append(f"{method:<18}{median:>14.2f}{sub.mean():>8.2f}{len(sub):>6}")
     wide = rows.pivot_table(index=["task", "seed"], columns="method", values="regret")
-    if "harness" in wide:
+    if "harness" in wide and plain:
         h = medians.get("harness", float("nan"))
         lines.append(
             f"harness median regret / best plain Ray Tune ({medians[plain].idxmin()}): "

@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -31,8 +32,12 @@ from harness.cli._evaluate_breakdowns import (
     PixelStats,
     check_options,
     fit_on_validation,
+    metrics_table,
     print_breakdowns,
     summarize_breakdowns,
+)
+from harness.cli._evaluate_breakdowns import (
+    fmt as _fmt,
 )
 from harness.cli._overlays import (
     OVERLAY_COLOURS,
@@ -409,26 +414,12 @@ def _write_overlays(
     return written
 
 
-def _fmt(value: float) -> str:
-    return "nan" if value is None or math.isnan(value) else f"{value:.4f}"
-
-
 def _print(result: dict[str, Any], console: Console) -> None:
     data = result["data"]
-    table = Table(
-        title=f"{Path(result['checkpoint']).name} (epoch {result['epoch']}) on {data['source']}, "
-        f"{data['split']} split, {data['n_images']} images"
-    )
-    for col in ("metric", "pooled", "95% CI", "mean per image"):
-        table.add_column(col, justify="left" if col == "metric" else "right")
-    for name, m in result["metrics"].items():
-        label = name if m["aggregation"] == "pooled" else f"{name} (mean)"
-        ci = f"[{_fmt(m['ci_low'])}, {_fmt(m['ci_high'])}]"
-        table.add_row(label, _fmt(m["value"]), ci, _fmt(m["mean_per_image"]))
-    console.print(table)
+    console.print(metrics_table(result))
     notes = {m["ci_note"] for m in result["metrics"].values() if m["ci_note"]}
     for note in sorted(notes):
-        console.print(f"[yellow]note:[/] {note}")
+        console.print(f"[yellow]note:[/] {escape(note)}")
     frac = result["lesion_fraction"]
     line = (
         f"lesion fraction pooled over {data['n_images']} images: "
@@ -466,7 +457,7 @@ def _print(result: dict[str, Any], console: Console) -> None:
                 _fmt(p["mean_a"]),
                 _fmt(p["mean_b"]),
                 _fmt(p["mean_diff"]),
-                f"[{_fmt(p['diff_ci_low'])}, {_fmt(p['diff_ci_high'])}]",
+                escape(f"[{_fmt(p['diff_ci_low'])}, {_fmt(p['diff_ci_high'])}]"),
                 _fmt(p["p_t"]),
                 _fmt(p["p_wilcoxon"]),
                 _fmt(p["d_z"]),

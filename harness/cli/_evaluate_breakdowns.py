@@ -17,11 +17,13 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
@@ -301,3 +303,24 @@ def print_breakdowns(result: dict[str, Any], console: Console) -> None:
             lines.append(f"note: {temp['note']}")
     for line in lines:
         console.print(line, markup=False, highlight=False, soft_wrap=True)
+
+
+def fmt(value: float) -> str:
+    """A metric value to 4 decimals, NaN (or None) as \"nan\"."""
+    return "nan" if value is None or math.isnan(value) else f"{value:.4f}"
+
+
+def metrics_table(result: dict[str, Any]) -> Table:
+    """The pooled metrics with their intervals (a NaN interval prints as "[nan, nan]")."""
+    data = result["data"]
+    table = Table(
+        title=f"{Path(result['checkpoint']).name} (epoch {result['epoch']}) on {data['source']}, "
+        f"{data['split']} split, {data['n_images']} images"
+    )
+    for col in ("metric", "pooled", "95% CI", "mean per image"):
+        table.add_column(col, justify="left" if col == "metric" else "right")
+    for name, m in result["metrics"].items():
+        label = name if m["aggregation"] == "pooled" else f"{name} (mean)"
+        ci = escape(f"[{fmt(m['ci_low'])}, {fmt(m['ci_high'])}]")  # not rich markup
+        table.add_row(label, fmt(m["value"]), ci, fmt(m["mean_per_image"]))
+    return table

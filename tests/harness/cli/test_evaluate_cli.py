@@ -390,3 +390,16 @@ def test_help_explains_the_options(tmp_path):
         assert word in res.stdout
     for word in ("--size-thresholds", "--detect-fraction", "--calibrate", "8-connected"):
         assert word in res.stdout
+
+
+def test_an_interval_that_could_not_be_computed_prints_as_nan_not_as_markup():
+    """rich would read "[nan, nan]" as a markup tag and print an empty cell."""
+    from harness.cli._evaluate import metrics_table
+
+    metric = {"aggregation": "pooled", "value": 0.5, "ci_low": float("nan"),
+              "ci_high": float("nan"), "mean_per_image": 0.5, "ci_note": ""}  # fmt: skip
+    result = {"checkpoint": "best.pt", "epoch": 3, "metrics": {"iou_lesion": metric},
+              "data": {"source": "synthetic", "split": "test", "n_images": 1}}  # fmt: skip
+    out = io.StringIO()
+    Console(file=out, width=120, color_system=None).print(metrics_table(result))
+    assert "[nan, nan]" in out.getvalue()
