@@ -141,8 +141,7 @@ class Coordinate:
         return out
 
     def _level_codes(self, raw: np.ndarray, missing: np.ndarray) -> np.ndarray:
-        assert self.levels is not None
-        index = {str(v): i for i, v in enumerate(self.levels)}
+        index = {str(v): i for i, v in enumerate(self.levels or ())}
         pairs = zip(raw, missing, strict=True)
         return np.array([0 if m else index.get(str(v), 0) for v, m in pairs])
 
@@ -168,9 +167,9 @@ class Coordinate:
         the space: uniform draws give a random sample, a low-discrepancy sequence an even one."""
         u = np.clip(np.asarray(u, dtype=float), 0.0, np.nextafter(1.0, 0.0))
         if self.kind == "levels":
-            assert self.levels is not None
-            picks = (u * len(self.levels)).astype(int)
-            return np.array([self.levels[i] for i in picks], dtype=object)
+            levels = self.levels or ()
+            picks = (u * len(levels)).astype(int)
+            return np.array([levels[i] for i in picks], dtype=object)
         if self.integer:
             lo, hi = self._unscale(self.low), self._unscale(self.high)
             ints = np.arange(int(np.ceil(lo - 1e-9)), int(np.floor(hi + 1e-9)) + 1)

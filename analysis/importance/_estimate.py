@@ -212,7 +212,10 @@ def _estimate(
     main_design = Design.build(coords, [], PAIR_DF)
     x_main = main_design.matrix(columns, n)
     first = fit(main_design, x_main, y, None, None)
-    assert first is not None  # _choose_df only returns designs that fit
+    if first is None:  # _choose_df keeps p <= n - 3 and the variance is positive: not expected
+        return unavailable(
+            f"n/a: {n} trials", f"the main-effects model could not be fitted to {n} trials"
+        )
     pairs = _pairs(first.anova_shares(main_design), coords, interactions, n, notes)
     design = Design.build(coords, pairs, PAIR_DF, columns)
     x = design.matrix(columns, n)
@@ -241,7 +244,8 @@ def _estimate(
         design, x, pairs = main_design, x_main, []
         forms = design.space_forms(rng) if fanova_refused is None else None
         point = fit(design, x, y, None, forms)
-        assert point is not None
+    if point is None:
+        return unavailable(f"n/a: {n} trials", f"the model could not be fitted to {n} trials")
     effects = _effects(params, coords, dropped, design, point)
     inter = _interactions(design, point)
     draws: dict[str, np.ndarray] = {}

@@ -21,8 +21,10 @@ from analysis._fidelity import Fidelity, choose_fidelity, ranking_epochs
 from analysis._json import jsonable
 from analysis._load import Experiment
 from analysis.importance._estimate import (
+    EFFECT_COLUMNS,
     FANOVA_MIN_PER_PARAM,
     LEVEL,
+    PAIR_COLUMNS,
     RELIABLE_PER_PARAM,
     Estimate,
     bias_corrected_interval,
@@ -44,27 +46,9 @@ __all__ = [
 # prefixes whose parameters are reported together; any other parameter by its first section
 DEFAULT_GROUPS: dict[str, str] = {"loss.weights": "loss weights", "optim.onecycle": "onecycle"}
 
-TABLE_COLUMNS = [
-    "parameter",
-    "group",
-    "treatment",
-    "df",
-    "anova",
-    "anova_lo",
-    "anova_hi",
-    "anova_F",
-    "anova_p",
-    "anova_rank",
-    "anova_rank_prob",
-    "fanova",
-    "fanova_lo",
-    "fanova_hi",
-    "fanova_rank",
-    "fanova_rank_prob",
-    "reliability",
-    "note",
-]
-INTERACTION_COLUMNS = ["a", "b", "df", "share", "share_lo", "share_hi", "F", "p", "p_holm"]
+# the estimate's columns with the parameter's group, and why a row is flagged or missing
+TABLE_COLUMNS = ["parameter", "group", *EFFECT_COLUMNS[1:], "reliability", "note"]
+INTERACTION_COLUMNS = PAIR_COLUMNS
 GROUP_COLUMNS = ["group", "anova", "anova_lo", "anova_hi", "fanova", "fanova_lo", "fanova_hi"]
 STABILITY_COLUMNS = ["epoch", "n_used", "top", "tau"]
 # above 2,000 trials, the epochs re-ranked for the stability table (the highest ones)
