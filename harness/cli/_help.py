@@ -38,7 +38,8 @@ def name_metavars(command: Any) -> Any:
             continue
         if param.param_type_name == "argument":
             param.metavar = (param.name or "value").upper()  # typer adds "..." when repeated
-        elif param.param_type_name == "option":
+        elif param.param_type_name == "option" and hasattr(param, "display_type"):
+            # Older typer releases have no display_type: their own metavars stay.
             param.metavar = _metavar(str(param.display_type(ctx)))
     for sub in getattr(command, "commands", {}).values():
         name_metavars(sub)

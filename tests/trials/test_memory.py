@@ -110,3 +110,30 @@ def test_real_nvml_sees_this_process_allocation():
     assert used >= 512 * 2**20
     assert cuda_device_uuid(dev).startswith(("GPU-", "MIG-"))
     del x
+
+
+def test_cuda_index_of_a_device_with_an_index_needs_no_gpu():
+    from trials.memory._guard import _cuda_index
+
+    assert _cuda_index(torch.device("cuda:1")) == 1
+    assert _cuda_index("cuda:0") == 0
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU (exercised on one)")
+def test_cap_on_a_bare_cuda_device_breaches_and_the_first_sampler_is_nvml():
+    """Both failed on the first GPU run (an H200): torch's memory fraction refused the bare
+    ``cuda`` device every trial has, and a process's first sampler fell back to torch's reserve
+    because it had no CUDA context yet."""
+    from trials.memory import make_sampler
+
+    dev = torch.device("cuda")
+    assert make_sampler(dev).kind == "nvml"
+    before = make_sampler(dev)()
+    guard = MemoryGuard(MemoryConfig(cap=before + 256 * 2**20, poll_interval_s=0.05), dev)
+    held = []
+    with pytest.raises((MemoryCapExceeded, torch.OutOfMemoryError)), guard:
+        for _ in range(16):
+            held.append(torch.ones(64 * 2**20, dtype=torch.uint8, device=dev))
+            guard.check()
+    held.clear()
+    assert guard.peak_bytes > before

@@ -107,8 +107,9 @@ class MemoryGuard:
         if self.cap is not None and getattr(self.device, "type", str(self.device)) == "cuda":
             import torch
 
-            total = torch.cuda.get_device_properties(self.device).total_memory
-            torch.cuda.set_per_process_memory_fraction(min(1.0, self.cap / total), self.device)
+            index = _cuda_index(self.device)
+            total = torch.cuda.get_device_properties(index).total_memory
+            torch.cuda.set_per_process_memory_fraction(min(1.0, self.cap / total), index)
         self.sample()
         self._thread = threading.Thread(target=self._run, name="memory-guard", daemon=True)
         self._thread.start()
@@ -121,4 +122,12 @@ class MemoryGuard:
         if self.cap is not None and getattr(self.device, "type", str(self.device)) == "cuda":
             import torch
 
-            torch.cuda.set_per_process_memory_fraction(1.0, self.device)
+            torch.cuda.set_per_process_memory_fraction(1.0, _cuda_index(self.device))
+
+
+def _cuda_index(device: Any) -> int:
+    """The index of a CUDA device: ``set_per_process_memory_fraction`` refuses a bare ``cuda``."""
+    import torch
+
+    index = torch.device(device).index
+    return torch.cuda.current_device() if index is None else int(index)

@@ -112,8 +112,10 @@ def make_sampler(device: Any) -> RssSampler | NvmlSampler | TorchReservedSampler
         return RssSampler()
     import torch
 
-    # NVML only lists a process once it has a CUDA context.
-    torch.cuda.init()
+    # NVML only lists a process once it has a CUDA context, which torch creates lazily, at the
+    # first allocation (torch.cuda.init() alone does not): without this the first trial of a
+    # process fell back to torch's reserve (seen on an H200).
+    torch.zeros(1, device=device)
     try:
         return NvmlSampler(cuda_device_uuid(device))
     except Exception:
