@@ -273,6 +273,7 @@ def main() -> None:
     parser.add_argument("--harness-args", default="", help="extra `harness search` options")
     parser.add_argument("--out", type=Path, default=REPO / "runs" / "lcbench")
     args = parser.parse_args()
+    args.out = args.out.resolve()  # Ray's storage wants an absolute path
     args.out.mkdir(parents=True, exist_ok=True)
     os.environ.setdefault("LCBENCH_DATA", str(REPO.parent / "shared" / "data"))
     results = args.out / "results.csv"

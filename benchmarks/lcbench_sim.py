@@ -46,12 +46,61 @@ class _Trial:
     trial_id: str
 
 
+class _Mixed(optuna.samplers.BaseSampler):
+    """Every ``every``-th trial from ``other`` (a random hedge), the rest from ``main``."""
+
+    def __init__(self, main, other, every):
+        self.main, self.other, self.every = main, other, every
+
+    def _pick(self, trial):
+        return self.other if (trial.number + 1) % self.every == 0 else self.main
+
+    def infer_relative_search_space(self, study, trial):
+        return self._pick(trial).infer_relative_search_space(study, trial)
+
+    def sample_relative(self, study, trial, space):
+        return self._pick(trial).sample_relative(study, trial, space)
+
+    def sample_independent(self, study, trial, name, dist):
+        return self._pick(trial).sample_independent(study, trial, name, dist)
+
+    def before_trial(self, study, trial):
+        self.main.before_trial(study, trial)
+
+    def after_trial(self, study, trial, state, values):
+        self.main.after_trial(study, trial, state, values)
+
+
 def make_sampler(method: str, seed: int) -> optuna.samplers.BaseSampler:
     if method.startswith("random"):
         return optuna.samplers.RandomSampler(seed=seed)
     if method.startswith(("plaintpe", "raytpe")):  # Ray's OptunaSearch default
         return optuna.samplers.TPESampler(seed=seed)
-    tpe = optuna.samplers.TPESampler(multivariate=True, group=True, constant_liar=True, seed=seed)
+    opts: dict = {}
+    mix = 0
+    for part in method.split("_"):
+        if part.startswith("s") and part[1:].isdigit():
+            opts["n_startup_trials"] = int(part[1:])
+        if part.startswith("mix") and part[3:].isdigit():
+            mix = int(part[3:])
+        if part.startswith("gam") and part[3:].isdigit():
+            g = int(part[3:]) / 100
+            opts["gamma"] = lambda n, g=g: min(int(np.ceil(g * n)), 25)
+        if part.startswith("pw") and part[2:].isdigit():
+            opts["prior_weight"] = int(part[2:]) / 10
+        if part == "ei":
+            opts["n_ei_candidates"] = 64
+    if method.startswith("cbgp"):
+        gp = optuna.samplers.GPSampler(seed=seed, n_startup_trials=opts.get("n_startup_trials", 10))
+        return CommonBudgetTPESampler(gp)
+    if method.startswith("gp"):
+        startup = opts.get("n_startup_trials", 10)
+        return optuna.samplers.GPSampler(seed=seed, n_startup_trials=startup)
+    tpe = optuna.samplers.TPESampler(
+        multivariate=True, group=True, constant_liar=True, seed=seed, **opts
+    )
+    if mix:
+        return _Mixed(tpe, optuna.samplers.RandomSampler(seed=seed + 1), mix)
     if method.startswith("cb"):
         return CommonBudgetTPESampler(tpe)
     return tpe
@@ -91,6 +140,12 @@ def simulate(method: str, task: str, seed: int, budget: int, workers: int = 2) -
     study = optuna.create_study(direction="maximize", sampler=make_sampler(method, seed))
     sched = make_scheduler(method, seed)
     space = optuna_space()
+    if "_base" in method:  # the harness evaluates the space's midpoint first
+        mid = {}
+        for k, d in space.items():
+            v = np.sqrt(d.low * d.high) if d.log else (d.low + d.high) / 2
+            mid[k] = round(v) if isinstance(d, optuna.distributions.IntDistribution) else v
+        study.enqueue_trial(mid)
     full = method.endswith("fifo")
     max_trials = budget // LCBENCH_EPOCHS if full else 10**6
     spent, started, finals = 0, 0, []
