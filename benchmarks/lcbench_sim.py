@@ -86,6 +86,10 @@ def make_sampler(method: str, seed: int) -> optuna.samplers.BaseSampler:
         if part.startswith("gam") and part[3:].isdigit():
             g = int(part[3:]) / 100
             opts["gamma"] = lambda n, g=g: min(int(np.ceil(g * n)), 25)
+        if part == "gamhyp":  # Hyperopt's rule, as Optuna provides it
+            from optuna.samplers._tpe.sampler import hyperopt_default_gamma
+
+            opts["gamma"] = hyperopt_default_gamma
         if part.startswith("pw") and part[2:].isdigit():
             opts["prior_weight"] = int(part[2:]) / 10
         if part == "ei":
@@ -198,6 +202,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--tasks", nargs="+", default=list(DEV_TASKS))
     parser.add_argument("--seeds", type=int, default=5)
+    parser.add_argument("--first-seed", type=int, default=0)
     parser.add_argument("--budget", type=int, default=30 * LCBENCH_EPOCHS)
     parser.add_argument("--methods", nargs="+", default=["tpe_asha", "cb_asha"])
     parser.add_argument("--out", type=Path, default=REPO / "runs" / "lcbench")
@@ -206,7 +211,7 @@ def main() -> None:
     rows = []
     for task in args.tasks:
         best = reference_best(task, args.out)
-        for seed in range(args.seeds):
+        for seed in range(args.first_seed, args.first_seed + args.seeds):
             for method in args.methods:
                 start = time.perf_counter()
                 r = simulate(method, task, seed, args.budget)
