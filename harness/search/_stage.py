@@ -227,7 +227,7 @@ def _searcher(
         _DefineByRun(space, base_flat, None),
         metric=settings.metric,
         mode=settings.mode,
-        sampler=make_sampler(settings.sampler, settings.seed, grid),
+        sampler=make_sampler(settings.sampler, settings.seed, grid, n_params=len(space.paths())),
         max_epochs=settings.max_epochs,
         concurrency=settings.concurrency,
         points_to_evaluate=points,

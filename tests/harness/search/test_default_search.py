@@ -39,20 +39,49 @@ def test_tpe_budget_is_tpe_shown_the_trials_at_a_common_budget_with_the_memory_c
         SearchSettings(sampler="bohb")
 
 
-def test_tpe_fits_its_good_density_on_the_best_five_percent():
+def test_tpe_good_group_is_optunas_default_up_to_three_parameters_and_shrinks_beyond():
+    from optuna.samplers._tpe.sampler import default_gamma
 
-    from harness.tune._searcher import make_sampler, tpe_gamma
+    from harness.tune._searcher import TPEGoodGroup
 
-    assert [tpe_gamma(n) for n in (1, 20, 21, 40, 41, 60, 500, 5000)] == [1, 1, 2, 2, 3, 3, 25, 25]
-    assert make_sampler("tpe", seed=0)._gamma is tpe_gamma
-    assert make_sampler("tpe-budget", seed=0)._tpe._gamma is tpe_gamma
+    ns = range(1, 1200)
+    for d in (1, 2, 3):
+        assert [TPEGoodGroup(d)(n) for n in ns] == [default_gamma(n) for n in ns]
+    assert [TPEGoodGroup(7)(n) for n in (1, 20, 21, 40, 41, 60, 500, 5000)] == [
+        1,
+        1,
+        2,
+        2,
+        3,
+        3,
+        25,
+        25,
+    ]  # 5%
+    assert [TPEGoodGroup(4)(n) for n in (40, 80)] == [4, 7]  # 8.75%
+    assert [TPEGoodGroup(24)(n) for n in (60, 69, 70)] == [1, 2, 2]  # 1.46%
+
+
+def test_a_stage_gives_tpe_the_number_of_parameters_of_its_space(tmp_path):
+    from harness.search._stage import _searcher
+    from search_spaces import flatten, load_recipe, load_space
+
+    recipe = flatten(load_recipe("cpu_demo").model_dump(mode="json"))
+    for name, d in (("loss_weights", 7), ("lr", 1), ("full", 24)):
+        for sampler in ("tpe", "tpe-budget"):
+            searcher, _ = _searcher(
+                tmp_path, load_space(name), recipe, SearchSettings(sampler=sampler), None
+            )
+            tpe = searcher.searcher._sampler
+            tpe = getattr(tpe, "_tpe", tpe)
+            assert tpe._gamma.n_params == d
 
 
 def test_the_small_good_group_both_refines_the_best_and_explores():
-    """40 finished trials of a 1-d objective peaked at 0.3. With a good group of two, TPE's
-    good density is the prior plus two kernels, so the harness's TPE proposes near the peak
-    often and far from it often; Optuna's default (10%: four) never leaves the peak. On LCBench
-    the default's searches locked onto bad regions; this one's less often (benchmarks/README)."""
+    """40 finished trials of a 1-d objective peaked at 0.3, as TPE sees them in a space of
+    seven parameters. With a good group of two, TPE's good density is the prior plus two
+    kernels, so it proposes near the peak often and far from it often; with Optuna's default
+    (10%: four), as for three parameters or fewer, it never leaves the peak. On LCBench the
+    default's searches locked onto bad regions; this one's less often (benchmarks/README)."""
     import warnings
 
     import numpy as np
@@ -79,11 +108,9 @@ def test_the_small_good_group_both_refines_the_best_and_explores():
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        ours = distances(lambda seed: make_sampler("tpe", seed, constraints_func=None))
+        ours = distances(lambda seed: make_sampler("tpe", seed, constraints_func=None, n_params=7))
         default = distances(
-            lambda seed: optuna.samplers.TPESampler(
-                multivariate=True, group=True, constant_liar=True, seed=seed
-            )
+            lambda seed: make_sampler("tpe", seed, constraints_func=None, n_params=3)
         )
     assert (ours < 0.03).mean() > 0.25 and (ours > 0.15).mean() > 0.4
     assert (default < 0.03).mean() > 0.9 and (default > 0.15).mean() == 0
