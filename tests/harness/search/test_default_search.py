@@ -45,7 +45,7 @@ def test_tpe_good_group_is_optunas_default_up_to_three_parameters_and_shrinks_be
     from harness.tune._searcher import TPEGoodGroup
 
     ns = range(1, 1200)
-    for d in (1, 2, 3):
+    for d in (None, 1, 2, 3):
         assert [TPEGoodGroup(d)(n) for n in ns] == [default_gamma(n) for n in ns]
     assert [TPEGoodGroup(7)(n) for n in (1, 20, 21, 40, 41, 60, 500, 5000)] == [
         1,
