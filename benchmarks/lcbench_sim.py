@@ -13,6 +13,15 @@ the Ray runtime, with the real parts that decide where the budget goes:
 - two workers advancing one epoch at a time in turn (equal epoch times), a new trial asked when
   one ends, everything stopped once the epoch budget is spent.
 
+A method's name says what it is, in parts joined by ``_``: its sampler first (``tpe``: the
+harness's TPE with Optuna's default good group; ``plaintpe``/``raytpe``: plain Ray Tune's TPE;
+``random``; ``cb``: TPE at a common budget; ``gp``/``cbgp``: Optuna's GPSampler, plain or at a
+common budget), then its scheduler (``asha`` with ``g<N>`` grace, ``rf<N>`` reduction factor,
+``hb<N>`` brackets, or ``fifo``), then variants: ``gam<P>`` a good group of P% (``gam5`` is the
+harness's default for LCBench's seven parameters), ``gamhyp`` Hyperopt's 0.25 sqrt(n),
+``s<N>`` N random startup trials, ``mix<N>`` every N-th trial random, ``ei`` 64 EI candidates,
+``pw<N>`` a prior weight of N/10, ``base`` the space's midpoint first.
+
 Score and regret are those of benchmarks/lcbench.py. The figures that count are that script's;
 this one is for choosing what to measure there.
 
