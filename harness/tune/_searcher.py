@@ -328,10 +328,10 @@ class TPEGoodGroup:
         self.n_params = n_params
 
     def __call__(self, n: int) -> int:
-        if self.n_params is None:  # the space's size unknown: Optuna's default
-            return min(-(-n // 10), 25)
-        # ceil(n * min(1/10, 7/(20 d))) in integers, so that d = 7 gives exactly ceil(n / 20)
-        num, den = (n, 10) if 2 * self.n_params <= 7 else (7 * n, 20 * self.n_params)
+        # ceil(n * min(1/10, 7/(20 d))) in integers, so that d = 7 gives exactly ceil(n / 20);
+        # an unknown size gets Optuna's default, 1/10
+        small = self.n_params is None or 2 * self.n_params <= 7
+        num, den = (n, 10) if small else (7 * n, 20 * self.n_params)
         return min(-(-num // den), 25)
 
 
