@@ -55,6 +55,7 @@ from search_spaces._recipe import (
     Recipe,
 )
 from search_spaces._space import Space, is_objective_path, list_spaces, load_space
+from search_spaces._spec import SPEC_FILE, RunKind, RunSpec, has_spec, read_spec, write_spec
 from search_spaces._vocab import (
     FAILURE_STATUSES,
     FINISHED_STATUSES,
@@ -75,6 +76,7 @@ __all__ = [
     "LOSS_COMPONENTS",
     "LOWER_IS_BETTER",
     "RECIPE_METRICS",
+    "SPEC_FILE",
     "SUCCESS_STATUSES",
     "AttentionConfig",
     "CategoricalParam",
@@ -97,6 +99,8 @@ __all__ = [
     "ParamSpec",
     "Plan",
     "Recipe",
+    "RunKind",
+    "RunSpec",
     "SimplexParam",
     "Space",
     "Stage",
@@ -109,6 +113,7 @@ __all__ = [
     "format_bytes",
     "format_value",
     "get_component",
+    "has_spec",
     "is_objective_path",
     "list_components",
     "list_plans",
@@ -119,8 +124,10 @@ __all__ = [
     "load_space",
     "metric_direction",
     "parse_override",
+    "read_spec",
     "recipe_to_yaml",
     "start_value",
     "variant_drop",
     "variant_only",
+    "write_spec",
 ]

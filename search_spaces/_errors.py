@@ -19,7 +19,20 @@ __all__ = [
 
 
 class HarnessError(Exception):
-    """Base of every error the harness raises on purpose (as opposed to a bug)."""
+    """Base of every error the harness raises on purpose (as opposed to a bug).
+
+    Library code names the Python parameter at fault (``grace_period must be >= 1, got 0``) and
+    passes it as ``param``; the command line maps that name to its own flag
+    (``--grace-period must be >= 1, got 0``), so neither layer speaks the other's language.
+
+    Args:
+        message: the rule that was broken, the value received and where it came from.
+        param: the keyword argument of the public API the message is about, when there is one.
+    """
+
+    def __init__(self, message: str = "", *, param: str | None = None) -> None:
+        super().__init__(message)
+        self.param = param
 
 
 class ConfigError(HarnessError, ValueError):
