@@ -15,6 +15,7 @@ from __future__ import annotations
 from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
+from harness._logging import set_verbosity
 from search_spaces import (
     ConfigError,
     DataError,
@@ -65,6 +66,7 @@ __all__ = [
     "evaluate",
     "report",
     "search",
+    "set_verbosity",
     "tables",
     "train",
     "validate",

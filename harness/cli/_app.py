@@ -64,9 +64,13 @@ app.add_typer(spaces_app, name="spaces")
 
 def main() -> None:
     """Entry point of the ``harness`` console script: user errors become one clear message."""
+    import logging
+
+    import harness
     from harness.cli._errors import print_error, user_message
     from harness.cli._help import name_metavars
 
+    harness.set_verbosity(logging.WARNING)  # the commands print their own (rich) output
     command = name_metavars(typer.main.get_command(app))
     try:
         command(prog_name="harness")

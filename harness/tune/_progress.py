@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import logging
 import math
 import time
+from collections.abc import Callable
 from typing import Any
 
 from ray.tune import Callback
@@ -16,6 +18,12 @@ from harness.tune._tables import TrialRecord, best_row, build_tables, record_of
 from search_spaces import SUCCESS_STATUSES, TrialStatus
 
 __all__ = ["SearchProgress"]
+
+logger = logging.getLogger(__name__)
+
+#: seconds between two progress lines when there is no live terminal (Ray Tune's own reporter
+#: prints one every 30 s in that case too)
+LINE_INTERVAL_S = 30.0
 
 
 def _fmt(value: Any) -> str:
@@ -30,15 +38,21 @@ class SearchProgress(Callback):
     """Counts running / completed / pruned / failed trials and shows the best so far with its
     parameters and an ETA. It writes nothing (:class:`harness.tune.TableWriter` does).
 
-    The counts and the best trial are kept up to date one finished trial at a time.
+    The counts and the best trial are kept up to date one finished trial at a time. On a
+    terminal they are drawn live; written to a file or a pipe (CI logs, ``nohup``, a scheduler's
+    log), or with no console at all (a notebook, a script: through :mod:`logging`), they are one
+    line at most and at least every ``interval_s`` seconds while the experiment runs, and one at
+    its end.
 
     Args:
         total: trials planned for this experiment.
         metric, mode, max_epochs: what is optimised and the scheduler's budget.
-        console: where to draw; ``None`` draws nothing (tests, non-interactive runs).
+        console: where to draw; ``None`` writes the progress lines to this module's logger.
         title: shown above the counts.
         show_best: draw the best configuration so far (not for ablation cells, which are not
             competing configurations).
+        interval_s: seconds between two progress lines without a live terminal.
+        clock: the monotonic clock those seconds are read from.
     """
 
     def __init__(
@@ -50,13 +64,19 @@ class SearchProgress(Callback):
         console: Console | None,
         title: str = "search",
         show_best: bool = True,
+        interval_s: float = LINE_INTERVAL_S,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.total = total
+        self.interval_s = interval_s
+        self._clock = clock
+        self._last_line = clock()
         self.metric, self.mode, self.max_epochs = metric, mode, max_epochs
         self.console = console
         self.title = title
         self.show_best = show_best
-        self.started = time.monotonic()
+        self.started = self._clock()
+        self._stopped = False
         self._live: Live | None = None
         self._records: dict[str, TrialRecord] = {}
         self._status: dict[str, TrialStatus] = {}  # finished trials' statuses
@@ -72,9 +92,15 @@ class SearchProgress(Callback):
     # --------------------------------------------------------------------- ray callback hooks
 
     def setup(self, **info: Any) -> None:
-        if self.console is not None and self._live is None:
+        self._last_line = self._clock()
+        if self._live_terminal() and self._live is None:
             self._live = Live(self._render(), console=self.console, refresh_per_second=2)
             self._live.start()
+
+    def on_step_end(self, iteration: int, trials: list, **info: Any) -> None:
+        # Tune's loop calls this many times a second: the clock decides when a line is due
+        if self._live is None and self._clock() - self._last_line >= self.interval_s:
+            self._line()
 
     def on_trial_start(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
         self._record(trial)
@@ -122,8 +148,25 @@ class SearchProgress(Callback):
         best = self._best[f"final.{self.metric}"]
         return value > best if self.mode == "max" else value < best
 
+    def _live_terminal(self) -> bool:
+        return self.console is not None and self.console.is_terminal
+
+    def _line(self) -> None:
+        """One progress line (counts, time, ETA and the best so far) to a log or a pipe."""
+        self._last_line = self._clock()
+        line = self._head()
+        if self._best is not None and self.show_best:
+            line += f" | best {self.metric} = {_fmt(self._best[f'final.{self.metric}'])}"
+        if self.console is not None:
+            self.console.print(line, markup=False, highlight=False, soft_wrap=True)
+        else:
+            logger.info(line)
+
     def stop(self) -> None:
         """Draw the last frame and release the terminal."""
+        if self._live is None and self._status and not self._stopped:
+            self._line()  # the final counts, in a log
+        self._stopped = True
         if self._live is not None:
             # in a log the last frame is what stays: the counts only, the command prints the
             # best configuration itself right after
@@ -156,20 +199,23 @@ class SearchProgress(Callback):
         if self._live is not None:
             self._live.update(self._render())
 
-    def _render(self, with_best: bool = True) -> Group:
+    def _head(self) -> str:
         counts = self.counts()
         finished = len(self._status)
-        elapsed = time.monotonic() - self.started
+        elapsed = self._clock() - self.started
         eta = "?"
         if finished:
             remaining = max(0, self.total - finished)
             eta = f"{remaining * elapsed / finished:.0f} s"
         # one line under 80 columns, so it does not wrap in a narrow terminal
-        head = Text(
+        return (
             f"{self.title} {finished}/{self.total} | {counts['running']} running, "
             f"{counts['completed']} ok, {counts['pruned']} pruned, {counts['failed']} failed "
             f"| {elapsed:.0f} s, ETA {eta}"
         )
+
+    def _render(self, with_best: bool = True) -> Group:
+        head = Text(self._head())
         best = self._best
         if best is None or not self.show_best or not with_best:
             return Group(head)

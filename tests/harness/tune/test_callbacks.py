@@ -119,3 +119,56 @@ def test_a_restored_run_keeps_the_earlier_trials_in_every_write(tmp_path):
     table = pd.read_parquet(tmp_path / "trials.parquet")
     assert sorted(table["trial_id"]) == ["new", "old"]
     assert set(table["status"]) == {"completed"}
+
+
+def test_without_a_terminal_progress_is_one_line_every_interval(tmp_path):
+    """Written to a file (``make demo > log``), progress is a line at least and at most every
+    30 s while trials run, and the final counts at the end: never 14 minutes of silence."""
+    import io
+
+    from rich.console import Console
+
+    clock = _Clock()
+    out = io.StringIO()
+    console = Console(file=out, force_terminal=False, width=80)
+    progress = SearchProgress(3, "score", "max", 2, console=console, clock=clock)
+    progress.setup()
+    assert progress._live is None  # no live display in a log
+    progress.on_step_end(0, [])
+    clock.now = 29.0
+    progress.on_step_end(0, [])
+    assert out.getvalue() == ""  # not yet: at most one line per 30 s
+    _trial([progress], "a", 0.5)
+    clock.now = 30.0
+    progress.on_step_end(0, [])
+    lines = out.getvalue().splitlines()
+    assert len(lines) == 1
+    assert lines[0].startswith("search 1/3 | 0 running, 1 ok, 0 pruned, 0 failed | 30 s")
+    assert lines[0].endswith("best score = 0.5")
+    clock.now = 45.0
+    progress.on_step_end(0, [])
+    assert len(out.getvalue().splitlines()) == 1
+    clock.now = 61.0
+    progress.on_step_end(0, [])
+    assert len(out.getvalue().splitlines()) == 2  # at least one line every 30 s, without events
+    progress.on_experiment_end([])
+    progress.stop()  # a second stop writes nothing more
+    assert len(out.getvalue().splitlines()) == 3
+
+
+def test_without_a_console_progress_goes_to_the_log(caplog):
+    import logging
+
+    clock = _Clock()
+    progress = SearchProgress(1, "score", "max", 2, console=None, clock=clock)
+    _trial([progress], "a", 0.5)
+    clock.now = 31.0
+    log = logging.getLogger("harness.tune._progress")
+    log.addHandler(caplog.handler)  # the harness logger does not propagate to the root's
+    try:
+        progress.on_step_end(0, [])
+    finally:
+        log.removeHandler(caplog.handler)
+    assert [r.getMessage() for r in caplog.records] == [
+        "search 1/1 | 0 running, 1 ok, 0 pruned, 0 failed | 31 s, ETA 0 s | best score = 0.5"
+    ]
