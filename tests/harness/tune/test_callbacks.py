@@ -169,6 +169,7 @@ def test_without_a_console_progress_goes_to_the_log(caplog):
         progress.on_step_end(0, [])
     finally:
         log.removeHandler(caplog.handler)
-    assert [r.getMessage() for r in caplog.records] == [
+    # (pytest's own capture may see the same record a second time)
+    assert {r.getMessage() for r in caplog.records} == {
         "search 1/1 | 0 running, 1 ok, 0 pruned, 0 failed | 31 s, ETA 0 s | best score = 0.5"
-    ]
+    }
