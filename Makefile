@@ -3,7 +3,7 @@ PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test lint lcbench-env
+.PHONY: demo test test-fast lint lcbench-env
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -19,9 +19,16 @@ test: $(BIN)/.installed
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest
 
+# for development: everything but the slow tests and the multi-node cluster (under 3 minutes)
+test-fast: $(BIN)/.installed
+	$(BIN)/python -m pytest -m "not slow and not cluster" --durations=10
+
+# the type checker covers the public API (harness's front door and its API modules) and the
+# base vocabulary (complexity and the CLI's imports are tests: tests/test_code_shape.py)
 lint: $(BIN)/.installed
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy search_spaces harness/__init__.py $(wildcard harness/_*_api.py)
 
 # benchmarks/lcbench.py: the LCBench surrogate needs yahpo-gym with numpy<2 (and a pyarrow built
 # for it), so it gets an environment of its own with the project installed too (Ray's workers

@@ -228,9 +228,10 @@ def load_plan(name_or_path: str | Path) -> Plan:
             got = "" if isinstance(err["input"], dict) else f" (got {err['input']!r})"
             raise error(loc, err["msg"].removeprefix("Value error, ") + got) from None
         if stage.space is not None:
-            stage = stage.model_copy(update={"space": _resolve_space(stage.space, label)})
+            space = _resolve_space(stage.space, label)
+            stage = stage.model_copy(update={"space": space})
             try:
-                load_space(stage.space)
+                load_space(space)
             except ConfigError as exc:
                 if str(exc).startswith("unknown space"):
                     msg = f"unknown space {stage.space!r}; known spaces: {', '.join(list_spaces())}"
