@@ -21,6 +21,7 @@ from analysis.ablation._statistics import (
     DEFAULT_ABLATION_METRICS,
     VERDICTS,
     AblationResult,
+    ablation_sentences,
     ablation_statistics,
 )
 
@@ -32,6 +33,7 @@ __all__ = [
     "AblationResult",
     "PathStep",
     "ablation_path",
+    "ablation_sentences",
     "ablation_statistics",
     "differing",
     "is_ablation_dir",

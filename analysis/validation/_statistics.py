@@ -1,12 +1,12 @@
 """Cross-validated comparison of a configuration with a reference (``harness validate``).
 
 Both configurations run on the same ``k`` folds × ``s`` seeds; the cell of fold ``f`` and seed
-``j`` of one is paired with the other's. The statistics are the ablation's
-(:func:`analysis.ablation_statistics`, with the reference as the baseline and the (fold, seed)
-pair as the pairing unit): per configuration and metric the mean, sd and t-interval over the
+``j`` of one is paired with the other's. The statistics are the paired core's
+(:func:`analysis.paired.paired_statistics`, with the reference as the baseline and (fold, seed)
+as the pairing keys): per configuration and metric the mean, sd and t-interval over the
 pairs; the mean paired difference Δ = candidate − reference with its t-interval, the paired
 t-test, the Wilcoxon signed-rank test (from 6 pairs), Cohen's d_z and the minimum detectable
-effect. Holm's step-down adjustment (Holm 1979) is taken here across the metrics, the family of
+effect. Holm's step-down adjustment (Holm 1979) is taken across the metrics, the family of
 tests a validation makes; a metric's verdict is decided on its Holm-adjusted p. By default the
 family is :data:`DEFAULT_VALIDATION_METRICS`: the ablation's quality metrics and the lesion-size
 and calibration metrics each trial's validation reports (detection recall per lesion size,
@@ -29,18 +29,23 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
 import pandas as pd
-from statsmodels.stats.multitest import multipletests
 
-from analysis._json import jsonable
-from analysis.ablation import DEFAULT_ABLATION_METRICS, ablation_statistics
+from analysis.paired._statistics import (
+    BREAKDOWN_METRICS,
+    QUALITY_METRICS,
+    PairedStatistics,
+    Verdicts,
+    check_cell_columns,
+    paired_statistics,
+)
 from search_spaces import ConfigError, DataError
 
 __all__ = [
+    "BREAKDOWN_METRICS",
     "CANDIDATE",
     "DEFAULT_VALIDATION_METRICS",
     "REFERENCE",
@@ -51,129 +56,44 @@ __all__ = [
 ]
 
 CANDIDATE, REFERENCE = "candidate", "reference"
-BETTER, WORSE, SAME, NOT_TESTED = "better", "worse", "not distinguishable", "not tested"
-# the ablation's columns, the fold-seed layout, and the verdict in words
+#: a candidate's cell is paired with the reference's of the same fold and seed
+PAIRING = ("fold", "seed")
+VALIDATION_VERDICTS = Verdicts("better", "worse", "not distinguishable", "not tested", REFERENCE)
+BETTER, WORSE = VALIDATION_VERDICTS.better, VALIDATION_VERDICTS.worse
+SAME, NOT_TESTED = VALIDATION_VERDICTS.same, VALIDATION_VERDICTS.not_tested
+# the paired core's columns but the bootstrap interval (the t-interval is the one reported)
 VALIDATION_COLUMNS = (
     "variant", "metric", "direction", "n", "mean", "sd", "ci_low", "ci_high", "delta",
     "delta_ci_low", "delta_ci_high", "delta_rel", "sd_diff", "p_t", "p_wilcoxon", "p_holm", "d_z",
     "mde", "verdict", "n_failed",
 )  # fmt: skip
-# costs are not quality: they stay out of the table and out of Holm's family
-_COSTS = ("peak_memory_bytes", "wall_time_s", "images_per_s")
-# the lesion-size and calibration metrics a trial's validation reports (trials.metrics'
-# BREAKDOWN_METRICS; analysis cannot import trials, a test keeps the two in step)
-BREAKDOWN_METRICS = (
-    "lesion_recall_small", "lesion_recall_medium", "lesion_recall_large",
-    "fp_components_per_image", "ece", "brier",
-)  # fmt: skip
-#: the default family of a validation: the ablation's quality metrics, then the breakdowns
-DEFAULT_VALIDATION_METRICS = (
-    *(m for m in DEFAULT_ABLATION_METRICS if m not in _COSTS),
-    *BREAKDOWN_METRICS,
-)
-_REQUIRED = ("variant", "fold", "seed", "status")
+#: the default family of a validation: the quality metrics, then the breakdowns (costs are not
+#: quality: they stay out of the table and out of Holm's family)
+DEFAULT_VALIDATION_METRICS = (*QUALITY_METRICS, *BREAKDOWN_METRICS)
 
 
-@dataclass(frozen=True)
-class ValidationResult:
-    """The validation table, the verdict and the winner's curse.
+@dataclass(frozen=True, kw_only=True)
+class ValidationResult(PairedStatistics):
+    """The paired core's result of a validation, with the verdict and the winner's curse.
 
     Attributes:
-        table: one row per configuration × metric with :data:`VALIDATION_COLUMNS`; the
-            reference's rows hold n, mean, sd and interval only.
-        main_metric: the metric the verdict is about (first in the table).
-        metrics: the metrics analysed (Holm's family), in table order.
         folds, seeds: the design (``n`` pairs at most ``folds × seeds``).
-        alpha: level of the tests; the intervals are ``1 - alpha``.
         verdict: the main metric's verdict in one sentence.
         winners_curse: ``{"metric", "search_best", "cv_mean", "cv_ci_low", "cv_ci_high",
             "optimism", "sentence"}`` (optimism > 0: the search's score was too good), or
             ``None`` without a search score.
-        notes: what was left out, and the caveats, one sentence each.
+        direction: the main metric's direction.
     """
 
-    table: pd.DataFrame
-    main_metric: str
-    metrics: tuple[str, ...]
     folds: int
     seeds: int
-    alpha: float
     verdict: str
     winners_curse: dict[str, Any] | None = None
-    notes: tuple[str, ...] = ()
     direction: str = "max"
-    failures: dict[str, dict[str, int]] = field(default_factory=dict)
-
-    @property
-    def confidence(self) -> float:
-        """Level of the t-intervals."""
-        return 1.0 - self.alpha
-
-    def main(self) -> pd.DataFrame:
-        """The main metric's rows, reference first."""
-        return self.table[self.table["metric"] == self.main_metric].reset_index(drop=True)
-
-    def to_dict(self) -> dict[str, Any]:
-        """Strict-JSON-able form (NaN → None)."""
-        return jsonable(
-            {
-                "main_metric": self.main_metric,
-                "direction": self.direction,
-                "metrics": list(self.metrics),
-                "folds": self.folds,
-                "seeds": self.seeds,
-                "alpha": self.alpha,
-                "confidence": self.confidence,
-                "verdict": self.verdict,
-                "winners_curse": self.winners_curse,
-                "failures": self.failures,
-                "notes": list(self.notes),
-                "table": self.table.astype(object).to_dict("records"),
-            }
-        )
-
-
-def _check(cells: pd.DataFrame) -> None:
-    missing = [c for c in _REQUIRED if c not in cells.columns]
-    if missing:
-        raise DataError(
-            f"the validation cells lack the column(s) {missing}; present: {list(cells.columns)}"
-        )
-    present = set(map(str, cells["variant"]))
-    if not {CANDIDATE, REFERENCE} <= present:
-        raise DataError(
-            f"the validation cells need both a {CANDIDATE!r} and a {REFERENCE!r} variant; "
-            f"present: {sorted(present)}"
-        )
-
-
-def _metrics(cells: pd.DataFrame, main: str, metrics: Sequence[str] | None) -> list[str]:
-    if metrics is not None:
-        return list(dict.fromkeys([main, *metrics]))
-    numeric = {c for c in cells.columns if pd.api.types.is_numeric_dtype(cells[c])}
-    wanted = (m for m in DEFAULT_VALIDATION_METRICS if m in numeric)
-    return list(dict.fromkeys([main, *wanted]))
-
-
-def _paired(cells: pd.DataFrame, seeds: int) -> pd.DataFrame:
-    """The cells with ``seed`` replaced by the pairing unit, one per (fold, seed)."""
-    out = cells.copy()
-    out["seed"] = out["fold"].astype(int) * seeds + out["seed"].astype(int)
-    return out
 
 
 def _fmt(v: float) -> str:
     return format(v, ".4g") if math.isfinite(v) else "n/a"
-
-
-def _word(row: Mapping[str, Any], alpha: float) -> str:
-    p, delta = row["p_holm"], row["delta"]
-    if not math.isfinite(p):
-        return NOT_TESTED
-    if p >= alpha or delta == 0:
-        return SAME
-    improves = delta > 0 if row["direction"] == "max" else delta < 0
-    return BETTER if improves else WORSE
 
 
 def _sentence(row: Mapping[str, Any], folds: int, seeds: int, alpha: float) -> str:
@@ -273,48 +193,44 @@ def validation_statistics(
         DataError: a column or a variant is missing, or a metric is not numeric.
         ConfigError: alpha or power out of range, or a metric without a direction.
     """
-    _check(cells)
-    folds = int(cells["fold"].max()) + 1 if folds is None else folds
-    seeds = int(cells["seed"].max()) + 1 if seeds is None else seeds
-    if folds < 1 or seeds < 1:
-        raise ConfigError(f"folds and seeds must be >= 1, got {folds} and {seeds}")
-    chosen = _metrics(cells, main_metric, metrics)
-    result = ablation_statistics(
-        _paired(cells, seeds),
+    check_cell_columns(cells, "the validation cells", PAIRING)
+    present = set(map(str, cells["variant"]))
+    if not {CANDIDATE, REFERENCE} <= present:
+        raise DataError(
+            f"the validation cells need both a {CANDIDATE!r} and a {REFERENCE!r} variant; "
+            f"present: {sorted(present)}"
+        )
+    result = paired_statistics(
+        cells,
         baseline=REFERENCE,
+        pairing=PAIRING,
+        holm="metrics",
         main_metric=main_metric,
-        metrics=chosen,
+        metrics=metrics,
+        default_metrics=DEFAULT_VALIDATION_METRICS,
         alpha=alpha,
         power=power,
         directions=directions,
         bootstrap=bootstrap,
         seed=seed,
+        words=VALIDATION_VERDICTS,
+        what="validation",
     )
-    table = result.table[result.table["variant"].isin([REFERENCE, CANDIDATE])].copy()
-    table = table.reset_index(drop=True)
+    folds = int(cells["fold"].max()) + 1 if folds is None else folds
+    seeds = int(cells["seed"].max()) + 1 if seeds is None else seeds
+    if folds < 1 or seeds < 1:
+        raise ConfigError(f"folds and seeds must be >= 1, got {folds} and {seeds}", param="folds")
+    table = result.table[result.table["variant"].isin([REFERENCE, CANDIDATE])]
+    table = table[list(VALIDATION_COLUMNS)].reset_index(drop=True)
     cand = table["variant"] == CANDIDATE
-    tested = cand & np.isfinite(table["p_t"].astype(float))
-    p = table.loc[tested, "p_t"].astype(float).to_numpy()
-    table["p_holm"] = math.nan
-    if p.size:
-        adjusted = multipletests(p, alpha=alpha, method="holm")[1] if p.size > 1 else p
-        table.loc[tested, "p_holm"] = adjusted
-    table["verdict"] = [
-        _word(r, alpha) if r["variant"] == CANDIDATE else "reference"
-        for r in table.to_dict("records")
-    ]
-    table = table[list(VALIDATION_COLUMNS)]
     main = table[(table["metric"] == main_metric) & cand].iloc[0].to_dict()
     ref_main = table[(table["metric"] == main_metric) & ~cand].iloc[0].to_dict()
     direction = str(main["direction"])
     notes = [
-        n.replace("paired seeds", "pairs").replace("seed(s)", "pair(s)").replace("seed ", "pair ")
-        for n in result.notes
-    ]
-    notes.append(
+        *result.notes,
         "the fold×seed pairs are not independent (the folds' training sets overlap), so the "
-        "p-values and intervals are somewhat optimistic (Nadeau & Bengio 2003)"
-    )
+        "p-values and intervals are somewhat optimistic (Nadeau & Bengio 2003)",
+    ]
     if search_best is not None:
         notes.append(
             f"the reference scores {_fmt(float(ref_main['mean']))} {main_metric} "
@@ -322,11 +238,16 @@ def validation_statistics(
         )
     return ValidationResult(
         table=table,
+        baseline=REFERENCE,
         main_metric=main_metric,
-        metrics=tuple(chosen),
+        metrics=result.metrics,
+        variants=(REFERENCE, CANDIDATE),
+        alpha=alpha,
+        power=power,
+        pairing=result.pairing,
+        holm=result.holm,
         folds=folds,
         seeds=seeds,
-        alpha=alpha,
         verdict=_sentence(main, folds, seeds, alpha),
         winners_curse=_winners_curse(search_best, main, direction),
         notes=tuple(notes),

@@ -64,7 +64,7 @@ def _write_ablation(directory: Path) -> None:
     spec = {
         "kind": "ablation",
         "base": "cpu_demo",
-        "seeds": [0, 1, 2, 3, 4],
+        "seeds": 5,
         "metric": "iou_lesion",
         "renormalize": True,
         "command": "harness ablate --drop boundary,query --seeds 5",
