@@ -101,20 +101,31 @@ def resolve_metric(exp: Experiment, metric: str | None = None) -> tuple[str, str
     """
     name = metric or exp.metric
     trials, curves = exp.trials, exp.curves
-    per_trial = name.startswith(("final.", "best.")) or name in _TRIAL_LEVEL or name not in curves
-    if name in trials.columns and name not in exp.params and _numeric(trials[name]) and per_trial:
+    per_trial = _once_per_trial(name) or name not in curves
+    if per_trial and name not in exp.params and _numeric_column(trials, name):
         return "trials", name
-    if name in curves.columns and name not in _CURVE_KEYS and _numeric(curves[name]):
+    if name not in _CURVE_KEYS and _numeric_column(curves, name):
         return "curves", name
-    if f"final.{name}" in trials.columns and _numeric(trials[f"final.{name}"]):
+    if _numeric_column(trials, f"final.{name}"):
         return "trials", f"final.{name}"
+    raise ConfigError(_no_such_outcome(exp, name))
+
+
+def _once_per_trial(name: str) -> bool:
+    """Whether ``name`` is an outcome measured once per trial (``final.*``, ``best.*``, ...)."""
+    return name.startswith(("final.", "best.")) or name in _TRIAL_LEVEL
+
+
+def _numeric_column(table: pd.DataFrame, name: str) -> bool:
+    return name in table.columns and _numeric(table[name])
+
+
+def _no_such_outcome(exp: Experiment, name: str) -> str:
+    """The error for an unknown outcome, listing the outcomes ``exp`` does record."""
+    trials, curves = exp.trials, exp.curves
     per_epoch = [c for c in curves.columns if c not in _CURVE_KEYS and _numeric(curves[c])]
-    per_trial = [
-        c
-        for c in trials.columns
-        if (c.startswith(("final.", "best.")) or c in _TRIAL_LEVEL) and _numeric(trials[c])
-    ]
-    raise ConfigError(
+    per_trial = [c for c in trials.columns if _once_per_trial(c) and _numeric(trials[c])]
+    return (
         f"--metric {name!r}: {exp.path} records no such outcome; per epoch: "
         f"{', '.join(per_epoch) or '(none)'}; per trial: {', '.join(per_trial) or '(none)'}"
     )

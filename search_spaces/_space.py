@@ -243,30 +243,12 @@ def _load(ref: str, chain: tuple[str, ...], objective: bool = False) -> Space:
     f = _File(label, text)
     if label in chain:
         raise ConfigError(f"{label}: 'include' forms a cycle: {' -> '.join((*chain, label))}")
-    for key in data:
-        if key not in ("description", "params", "include"):
-            raise f.error((key,), "unknown key; a space has description, params and include")
-    includes = data.get("include") or []
-    if not isinstance(includes, list) or not all(isinstance(i, str) for i in includes):
-        raise f.error(("include",), f"must be a list of space names, got {includes!r}")
-    raw_params = data.get("params") or {}
-    if not isinstance(raw_params, Mapping):
-        raise f.error(("params",), "must be a mapping of recipe paths to parameter specs")
-    if not raw_params and not includes:
-        raise f.error(("params",), "a space needs params or include")
+    includes, raw_params = _top_level(f, data)
     _no_repeated_keys(f)
     params: dict[str, Any] = {}
     origin: dict[str, str] = {}
     for inc in includes:
-        sibling = Path(label).parent / inc
-        inc_ref = str(sibling) if inc not in list_spaces() and sibling.is_file() else inc
-        try:
-            sub = _load(inc_ref, (*chain, label), objective)
-        except ConfigError as exc:
-            if str(exc).startswith(f"unknown space {inc!r}"):
-                msg = f"unknown space {inc!r}; known spaces: {', '.join(list_spaces())}"
-                raise f.error(("include",), msg) from None
-            raise
+        sub = _load_include(f, inc, (*chain, label), objective)
         for key, spec in sub.params.items():
             _add(f, params, origin, key, spec, sub.source, ("include",))
     own = {
@@ -285,6 +267,36 @@ def _load(ref: str, chain: tuple[str, ...], objective: bool = False) -> Space:
         _check_links(f, space, key)
     space.sampling_order()
     return space
+
+
+def _top_level(f: _File, data: dict[str, Any]) -> tuple[list[str], Mapping[str, Any]]:
+    """The file's includes and raw params, after checking the top-level keys and their shapes."""
+    for key in data:
+        if key not in ("description", "params", "include"):
+            raise f.error((key,), "unknown key; a space has description, params and include")
+    includes = data.get("include") or []
+    if not isinstance(includes, list) or not all(isinstance(i, str) for i in includes):
+        raise f.error(("include",), f"must be a list of space names, got {includes!r}")
+    raw_params = data.get("params") or {}
+    if not isinstance(raw_params, Mapping):
+        raise f.error(("params",), "must be a mapping of recipe paths to parameter specs")
+    if not raw_params and not includes:
+        raise f.error(("params",), "a space needs params or include")
+    return includes, raw_params
+
+
+def _load_include(f: _File, inc: str, chain: tuple[str, ...], objective: bool) -> Space:
+    """The space ``inc`` that ``f`` includes: a shipped name, else a file beside ``f``."""
+    sibling = Path(f.label).parent / inc
+    inc_ref = str(sibling) if inc not in list_spaces() and sibling.is_file() else inc
+    try:
+        return _load(inc_ref, chain, objective)
+    except ConfigError as exc:
+        # the included file's own "unknown space" error would not say which file included it
+        if str(exc).startswith(f"unknown space {inc!r}"):
+            msg = f"unknown space {inc!r}; known spaces: {', '.join(list_spaces())}"
+            raise f.error(("include",), msg) from None
+        raise
 
 
 def _no_repeated_keys(f: _File) -> None:
@@ -391,40 +403,60 @@ def _with_update(f: _File, path: str, spec: ParamSpec, update: dict[str, Any]) -
 
 def _check_values(f: _File, path: str, spec: ParamSpec, objective: bool = False) -> ParamSpec:
     """The recipe's own rules applied to every bound and choice; choices get the field's type."""
-    loc = ("params", path)
     update = _check_when(f, path, spec, objective)
     if isinstance(spec, FloatParam | IntParam):
-        if isinstance(spec, FloatParam) and _is_int_field(path):
-            raise f.error((*loc, "type"), f"{path} is an integer field: use type: int")
-        for bound in ("low", "high"):
-            try:
-                _accepted(path, getattr(spec, bound))
-            except ValueError as exc:
-                raise f.error((*loc, bound), str(exc)) from None
+        _check_bounds(f, path, spec)
     elif isinstance(spec, CategoricalParam):
-        try:
-            update["choices"] = tuple(_accepted(path, c) for c in spec.choices)
-        except ValueError as exc:
-            raise f.error((*loc, "choices"), str(exc)) from None
+        update["choices"] = _accepted_choices(f, path, spec)
     elif isinstance(spec, FractionOfParam):
-        if spec.of not in _recipe_paths():
-            raise f.error((*loc, "of"), _unknown_path(spec.of, "'of' path"))
-        for p in (path, spec.of):
-            if not _is_int_field(p):
-                raise f.error((*loc, "of"), f"fraction_of needs integer fields; {p} is not")
+        _check_fraction_of(f, path, spec)
     elif isinstance(spec, SimplexParam):
-        n = len(path) + 1
-        children = [p[n:] for p in _recipe_paths() if p.startswith(f"{path}.") and "." not in p[n:]]
-        for name, (low, high) in spec.components.items():
-            if name not in children:
-                msg = _unknown_path(name, f"component of {path}", children)
-                raise f.error((*loc, "components", name), f"{msg}; valid: {children}")
-            for value in (low, high):
-                try:
-                    _accepted(f"{path}.{name}", value)
-                except ValueError as exc:
-                    raise f.error((*loc, "components", name), str(exc)) from None
+        _check_components(f, path, spec)
     return _with_update(f, path, spec, update)
+
+
+def _check_bounds(f: _File, path: str, spec: FloatParam | IntParam) -> None:
+    loc = ("params", path)
+    if isinstance(spec, FloatParam) and _is_int_field(path):
+        raise f.error((*loc, "type"), f"{path} is an integer field: use type: int")
+    for bound in ("low", "high"):
+        try:
+            _accepted(path, getattr(spec, bound))
+        except ValueError as exc:
+            raise f.error((*loc, bound), str(exc)) from None
+
+
+def _accepted_choices(f: _File, path: str, spec: CategoricalParam) -> tuple[Any, ...]:
+    """The choices as the recipe field holds them."""
+    try:
+        return tuple(_accepted(path, c) for c in spec.choices)
+    except ValueError as exc:
+        raise f.error(("params", path, "choices"), str(exc)) from None
+
+
+def _check_fraction_of(f: _File, path: str, spec: FractionOfParam) -> None:
+    loc = ("params", path)
+    if spec.of not in _recipe_paths():
+        raise f.error((*loc, "of"), _unknown_path(spec.of, "'of' path"))
+    for p in (path, spec.of):
+        if not _is_int_field(p):
+            raise f.error((*loc, "of"), f"fraction_of needs integer fields; {p} is not")
+
+
+def _check_components(f: _File, path: str, spec: SimplexParam) -> None:
+    """Each component is a field of the section ``path`` and accepts both its bounds."""
+    loc = ("params", path)
+    n = len(path) + 1
+    children = [p[n:] for p in _recipe_paths() if p.startswith(f"{path}.") and "." not in p[n:]]
+    for name, (low, high) in spec.components.items():
+        if name not in children:
+            msg = _unknown_path(name, f"component of {path}", children)
+            raise f.error((*loc, "components", name), f"{msg}; valid: {children}")
+        for value in (low, high):
+            try:
+                _accepted(f"{path}.{name}", value)
+            except ValueError as exc:
+                raise f.error((*loc, "components", name), str(exc)) from None
 
 
 def _candidates(space: Space, path: str) -> list[Any]:

@@ -164,12 +164,7 @@ def one_blas_thread() -> AbstractContextManager:
 def _estimate(
     table, params, value, definition, interactions, bootstrap, seed, fanova, spline_df
 ) -> Estimate:
-    if interactions < 0 or bootstrap < 0:
-        raise ConfigError(
-            f"--interactions and --bootstrap must be >= 0, got {interactions} and {bootstrap}"
-        )
-    if spline_df is not None and not 1 <= spline_df <= 20:
-        raise ConfigError(f"--spline-df must be between 1 and 20, got {spline_df}")
+    _check_options(interactions, bootstrap, spline_df)
     params = list(dict.fromkeys(params))
     y_all = pd.to_numeric(table[value], errors="coerce").to_numpy(dtype=float)
     keep = np.isfinite(y_all)
@@ -187,18 +182,9 @@ def _estimate(
         return Estimate(empty, pd.DataFrame(columns=PAIR_COLUMNS), dropped, n, 0,
                         float("nan"), float("nan"), {}, notes, why, why, False)  # fmt: skip
 
-    if n < 3:
-        return unavailable(f"n/a: {n} trials", f"too few trials for ANOVA: {n} (need 3)")
-    if not coords:
-        return unavailable(
-            "n/a: no parameter varies",
-            "no parameter varies among the trials used: nothing to attribute",
-        )
-    if float(np.var(y)) <= 0:
-        return unavailable(
-            "n/a: outcome constant",
-            "the outcome is the same in every trial used: no variance to explain",
-        )
+    nothing = _nothing_to_explain(n, coords, y)
+    if nothing is not None:
+        return unavailable(*nothing)
     columns = {c.column: frame[c.column].to_numpy() for c in coords}
     chosen = _choose_df(coords, columns, y, spline_df)
     if chosen is None:
@@ -220,24 +206,7 @@ def _estimate(
     design = Design.build(coords, pairs, PAIR_DF, columns)
     x = design.matrix(columns, n)
     rng = np.random.default_rng(seed)
-    floor = FANOVA_MIN_PER_PARAM * len(coords)
-    fanova_refused = None
-    if not fanova:
-        fanova_refused = "not asked"
-    elif n < floor:
-        fanova_refused = f"n/a: {n} trials, fANOVA needs {floor}"
-        notes.append(
-            f"fANOVA not computed: {n} trials for {len(coords)} parameters; below "
-            f"{FANOVA_MIN_PER_PARAM} trials per parameter its model over the whole space is "
-            "mostly extrapolation"
-        )
-    elif any(c.conditional for c in coords):
-        fanova_refused = "n/a: conditional parameters"
-        notes.append(
-            "fANOVA not computed: some parameters are unset in some trials (a condition), and "
-            "integrating over the space would need the condition's structure; the ANOVA column "
-            "treats 'not set' as one more level"
-        )
+    fanova_refused = _fanova_refusal(fanova, n, coords, notes)
     forms = design.space_forms(rng) if fanova_refused is None else None
     point = fit(design, x, y, None, forms)
     if point is None:  # interactions took the room: fall back to main effects only
@@ -249,13 +218,7 @@ def _estimate(
     effects = _effects(params, coords, dropped, design, point)
     inter = _interactions(design, point)
     draws: dict[str, np.ndarray] = {}
-    resamples = _resamples(bootstrap, n)
-    if resamples < bootstrap:
-        notes.append(
-            f"{resamples} bootstrap resamples instead of {bootstrap}: above {_FULL_BOOTSTRAP_N} "
-            "trials the intervals are narrow and each refit is costly (benchmarks/README.md "
-            "measures what this costs in precision)"
-        )
+    resamples = _resamples(bootstrap, n, notes)
     if resamples:
         draws, effects, inter = bootstrap_tables(
             design, x, y, forms, resamples, rng, effects, inter, notes, LEVEL
@@ -263,13 +226,7 @@ def _estimate(
     raw = point.main_ss / point.ss_total
     shared = float(point.r2_main - raw.sum())
     notes.extend(_shared_note(shared, coords, columns))
-    reliable = n >= RELIABLE_PER_PARAM * len(coords)
-    if not reliable:
-        notes.append(
-            f"{n} trials for {len(coords)} parameters: below {RELIABLE_PER_PARAM} trials per "
-            "parameter the ranking is often wrong on functions whose answer is known "
-            "(benchmarks/importance_accuracy.py); read the intervals, not the order"
-        )
+    reliable = _reliable(n, coords, notes)
     inter = inter.sort_values("share", ascending=False, kind="stable").reset_index(drop=True)
     return Estimate(
         effects=effects,
@@ -287,15 +244,82 @@ def _estimate(
     )
 
 
-# ------------------------------------------------------------------------ model choice
+def _check_options(interactions: int, bootstrap: int, spline_df: int | None) -> None:
+    if interactions < 0 or bootstrap < 0:
+        raise ConfigError(
+            f"--interactions and --bootstrap must be >= 0, got {interactions} and {bootstrap}"
+        )
+    if spline_df is not None and not 1 <= spline_df <= 20:
+        raise ConfigError(f"--spline-df must be between 1 and 20, got {spline_df}")
 
 
-def _resamples(asked: int, n: int) -> int:
+def _nothing_to_explain(n: int, coords: list[Coordinate], y: np.ndarray) -> tuple[str, str] | None:
+    """Why no model can be fitted at all (a short phrase, a note), checked before any fit."""
+    if n < 3:
+        return f"n/a: {n} trials", f"too few trials for ANOVA: {n} (need 3)"
+    if not coords:
+        return (
+            "n/a: no parameter varies",
+            "no parameter varies among the trials used: nothing to attribute",
+        )
+    if float(np.var(y)) <= 0:
+        return (
+            "n/a: outcome constant",
+            "the outcome is the same in every trial used: no variance to explain",
+        )
+    return None
+
+
+def _fanova_refusal(fanova: bool, n: int, coords: list[Coordinate], notes: list[str]) -> str | None:
+    """Why fANOVA is not computed (a short phrase, with a note where it was asked); else None."""
+    floor = FANOVA_MIN_PER_PARAM * len(coords)
+    if not fanova:
+        return "not asked"
+    if n < floor:
+        notes.append(
+            f"fANOVA not computed: {n} trials for {len(coords)} parameters; below "
+            f"{FANOVA_MIN_PER_PARAM} trials per parameter its model over the whole space is "
+            "mostly extrapolation"
+        )
+        return f"n/a: {n} trials, fANOVA needs {floor}"
+    if any(c.conditional for c in coords):
+        notes.append(
+            "fANOVA not computed: some parameters are unset in some trials (a condition), and "
+            "integrating over the space would need the condition's structure; the ANOVA column "
+            "treats 'not set' as one more level"
+        )
+        return "n/a: conditional parameters"
+    return None
+
+
+def _resamples(asked: int, n: int, notes: list[str]) -> int:
     """Fewer resamples above :data:`_FULL_BOOTSTRAP_N` trials (never below 50), in
-    proportion: the refits' cost grows with n while the intervals shrink."""
+    proportion: the refits' cost grows with n while the intervals shrink; a note says so."""
     if asked == 0 or n <= _FULL_BOOTSTRAP_N:
         return asked
-    return min(asked, max(50, int(asked * _FULL_BOOTSTRAP_N / n)))
+    resamples = min(asked, max(50, int(asked * _FULL_BOOTSTRAP_N / n)))
+    if resamples < asked:
+        notes.append(
+            f"{resamples} bootstrap resamples instead of {asked}: above {_FULL_BOOTSTRAP_N} "
+            "trials the intervals are narrow and each refit is costly (benchmarks/README.md "
+            "measures what this costs in precision)"
+        )
+    return resamples
+
+
+def _reliable(n: int, coords: list[Coordinate], notes: list[str]) -> bool:
+    """Whether the ANOVA ranking has the trials it needs; a note when it has not."""
+    reliable = n >= RELIABLE_PER_PARAM * len(coords)
+    if not reliable:
+        notes.append(
+            f"{n} trials for {len(coords)} parameters: below {RELIABLE_PER_PARAM} trials per "
+            "parameter the ranking is often wrong on functions whose answer is known "
+            "(benchmarks/importance_accuracy.py); read the intervals, not the order"
+        )
+    return reliable
+
+
+# ------------------------------------------------------------------------ model choice
 
 
 def _min_width(c: Coordinate) -> int:
@@ -315,7 +339,22 @@ def _choose_df(
     distinct trials) still leaves residual room; when even df = 1 is wider, df = 1 alone with
     p <= n - 3 (then there is no interval).
     """
-    n = len(y)
+    shared_df = _shared_df(coords, columns, y, forced)
+    if shared_df is None:
+        return None
+    chosen, shared, best_gcv = shared_df
+    if not any(c.kind == "numeric" and not c.grid for c in chosen):
+        return chosen, 0
+    if forced or len(y) > _REFINE_MAX_N:
+        return chosen, shared
+    return _refine_df(chosen, best_gcv, columns, y), shared
+
+
+def _shared_df(
+    coords: list[Coordinate], columns: dict[str, np.ndarray], y: np.ndarray, forced: int | None
+) -> tuple[list[Coordinate], int, float] | None:
+    """The coordinates with the one df (shared by every numeric parameter) of lowest GCV, that
+    df and its GCV; None when even the first candidate is too wide."""
     best, best_gcv = None, np.inf
     splines = any(c.kind == "numeric" for c in coords)
     for df in (forced,) if forced else DF_CANDIDATES if splines else (1,):
@@ -327,11 +366,14 @@ def _choose_df(
             best, best_gcv = (candidate, df), gcv
     if best is None:
         return None
-    chosen, shared = best
-    if not any(c.kind == "numeric" and not c.grid for c in chosen):
-        return chosen, 0
-    if forced or n > _REFINE_MAX_N:
-        return chosen, shared
+    return best[0], best[1], best_gcv
+
+
+def _refine_df(
+    chosen: list[Coordinate], best_gcv: float, columns: dict[str, np.ndarray], y: np.ndarray
+) -> list[Coordinate]:
+    """One pass over the numeric parameters, each trying every candidate df with the others
+    held; a change stands when it lowers the GCV."""
     for i, c in enumerate(chosen):
         if c.kind != "numeric":
             continue
@@ -342,7 +384,7 @@ def _choose_df(
             gcv = _gcv(trial, columns, y, strict=True)
             if gcv is not None and gcv < best_gcv:
                 chosen, best_gcv = trial, gcv
-    return chosen, shared
+    return chosen
 
 
 def _gcv(

@@ -420,24 +420,57 @@ def load_folder(
     paired = {split: _pair(images, masks) for split, (images, masks) in groups.items()}
     jobs = [(split, pair) for split, (pairs, _) in paired.items() for pair in pairs]
     problems = [problem for _, found in paired.values() for problem in found]
-    samples: dict[str, list[Sample]] = {split: [] for split in groups}
+    results = _read_jobs(jobs, max_image_side, cache)
+    samples, failed = _by_split(list(groups), jobs, results)
+    problems.extend(failed)
+    if problems and on_bad_sample == "error":
+        raise DataError(_bad_pairs_message(root, problems))
+    if not any(samples.values()):
+        raise DataError(f"every image/mask pair under {root} is bad ({len(problems)} skipped)")
+    _check_unique_ids(root, samples)
+    if cache:
+        PAIR_CACHE.put_all([r for r in results if not isinstance(r[1], _Problem)])
+    skipped = [(str(p.path), p.reason) for p in problems]
+    return FolderData(root=root, layout=layout, samples=samples, skipped=skipped)
+
+
+def _read_jobs(
+    jobs: list[tuple[str, tuple[Path, Path]]], max_image_side: int | None, cache: bool
+) -> list[tuple[PairKey | None, Sample | _Problem]]:
+    """Each job's cache key and sample (or problem), in the order of ``jobs``."""
     workers = max(1, min(8, os.cpu_count() or 1))
     with _full_decode(), ThreadPoolExecutor(workers) as pool:  # PIL decodes without the GIL
-        results = list(pool.map(lambda job: _load_or_problem(job[1], max_image_side, cache), jobs))
+        return list(pool.map(lambda job: _load_or_problem(job[1], max_image_side, cache), jobs))
+
+
+def _by_split(
+    splits: list[str],
+    jobs: list[tuple[str, tuple[Path, Path]]],
+    results: list[tuple[PairKey | None, Sample | _Problem]],
+) -> tuple[dict[str, list[Sample]], list[_Problem]]:
+    """The samples read, by split (every split present, maybe empty), and the pairs that failed."""
+    samples: dict[str, list[Sample]] = {split: [] for split in splits}
+    problems: list[_Problem] = []
     for (split, _), (_, result) in zip(jobs, results, strict=True):
         if isinstance(result, _Problem):
             problems.append(result)
         else:
             samples[split].append(result)
-    if problems and on_bad_sample == "error":
-        listing = "\n".join(f"  {p.path}: {p.reason}" for p in problems[:20])
-        more = f"\n  ... and {len(problems) - 20} more" if len(problems) > 20 else ""
-        raise DataError(
-            f"{len(problems)} bad image/mask pair(s) under {root} (data.on_bad_sample='error'; "
-            f"set it to 'skip' to leave them out):\n{listing}{more}"
-        )
-    if not any(samples.values()):
-        raise DataError(f"every image/mask pair under {root} is bad ({len(problems)} skipped)")
+    return samples, problems
+
+
+def _bad_pairs_message(root: Path, problems: list[_Problem]) -> str:
+    """The error for bad pairs with ``on_bad_sample="error"``: the first 20, and a count."""
+    listing = "\n".join(f"  {p.path}: {p.reason}" for p in problems[:20])
+    more = f"\n  ... and {len(problems) - 20} more" if len(problems) > 20 else ""
+    return (
+        f"{len(problems)} bad image/mask pair(s) under {root} (data.on_bad_sample='error'; "
+        f"set it to 'skip' to leave them out):\n{listing}{more}"
+    )
+
+
+def _check_unique_ids(root: Path, samples: dict[str, list[Sample]]) -> None:
+    """A sample id (file stem) in two split folders would make the splits overlap."""
     seen: dict[str, str] = {}
     for split, found in samples.items():
         for sample in found:
@@ -447,7 +480,3 @@ def load_folder(
                     f"'{split}' of {root}; file stems must be unique across splits"
                 )
             seen[sample.id] = split
-    if cache:
-        PAIR_CACHE.put_all([r for r in results if not isinstance(r[1], _Problem)])
-    skipped = [(str(p.path), p.reason) for p in problems]
-    return FolderData(root=root, layout=layout, samples=samples, skipped=skipped)
