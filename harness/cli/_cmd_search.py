@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -27,70 +27,87 @@ from harness.cli._options import (
     TrainableOpt,
     TrialsOpt,
 )
+from harness.cli._params import in_flags
 
 __all__ = ["report", "search", "tables"]
 
+SpaceOpt = Annotated[
+    str | None, typer.Option(help="Named search space (see `harness spaces`) or a YAML path.")
+]
+PlanOpt = Annotated[
+    str | None,
+    typer.Option(help="Staged plan instead of one space: staged, groupwise or a YAML path."),
+]
+RecipeOpt = Annotated[
+    str, typer.Option(help="Base recipe: cpu_demo, stage1pp, a YAML path, or auto.")
+]
+GraceOpt = Annotated[
+    int | None,
+    typer.Option(
+        help="ASHA grace period: epochs before a trial can be stopped. Default: max epochs "
+        "/ reduction factor², rounded up (2 of 12 epochs, 6 of 52): on real learning "
+        "curves a 1-epoch grace stops trials that would have been best."
+    ),
+]
+FactorOpt = Annotated[
+    int, typer.Option(help="ASHA reduction factor: 1/F of the trials go on at each rung.")
+]
+MemoryCapOpt = Annotated[
+    str | None,
+    typer.Option(help="Memory cap per trial, e.g. 12GiB (GPU memory on CUDA, RSS on CPU)."),
+]
+SamplerOpt = Annotated[
+    str,
+    typer.Option(
+        help="tpe (default: Optuna's multivariate TPE, its good group the best 10% of the "
+        "trials up to three parameters and 35%/parameters beyond), tpe-budget (TPE ranking "
+        "trials at the highest epoch enough of them reached, as BOHB does), random or grid."
+    ),
+]
+SeedOpt = Annotated[int, typer.Option(help="Seed of the sampler.")]
+MetricOpt = Annotated[
+    str | None, typer.Option(help="Metric to optimise (default: the recipe's optim.monitor).")
+]
+ModeOpt = Annotated[str | None, typer.Option(help="max or min (default: the metric's).")]
+MlflowOpt = Annotated[
+    str | None,
+    typer.Option(
+        help="Also log every trial to MLflow at this tracking URI (e.g. file:///abs/mlruns "
+        "or http://host:5000), one MLflow run per trial in an MLflow experiment named "
+        "after the run directory. Needs the optional extra: pip install '.[mlflow]'."
+    ),
+]
+
+
+def _api_arguments(local: dict[str, Any]) -> dict[str, Any]:
+    """A command's parameters as the API's keyword arguments (``set_`` -> ``set``)."""
+    return {key.rstrip("_"): value for key, value in local.items() if key != "ctx"}
+
 
 def search(
-    space: Annotated[
-        str | None,
-        typer.Option(help="Named search space (see `harness spaces`) or a YAML path."),
-    ] = None,
-    plan: Annotated[
-        str | None,
-        typer.Option(help="Staged plan instead of one space: staged, groupwise or a YAML path."),
-    ] = None,
-    recipe: Annotated[
-        str, typer.Option(help="Base recipe: cpu_demo, stage1pp, a YAML path, or auto.")
-    ] = "auto",
+    ctx: typer.Context,
+    space: SpaceOpt = None,
+    plan: PlanOpt = None,
+    recipe: RecipeOpt = "auto",
     data: DataOpt = None,
     set_: SetOpt = None,
     trials: TrialsOpt = None,
     max_epochs: MaxEpochsOpt = None,
-    grace_period: Annotated[
-        int | None,
-        typer.Option(
-            help="ASHA grace period: epochs before a trial can be stopped. Default: max epochs "
-            "/ reduction factor², rounded up (2 of 12 epochs, 6 of 52): on real learning "
-            "curves a 1-epoch grace stops trials that would have been best."
-        ),
-    ] = None,
-    reduction_factor: Annotated[
-        int, typer.Option(help="ASHA reduction factor: 1/F of the trials go on at each rung.")
-    ] = 3,
+    grace_period: GraceOpt = None,
+    reduction_factor: FactorOpt = 3,
     concurrency: ConcurrencyOpt = 2,
     cpus_per_trial: CpusOpt = 1.0,
     gpus_per_trial: GpusOpt = None,
-    memory_cap: Annotated[
-        str | None,
-        typer.Option(help="Memory cap per trial, e.g. 12GiB (GPU memory on CUDA, RSS on CPU)."),
-    ] = None,
-    sampler: Annotated[
-        str,
-        typer.Option(
-            help="tpe (default: Optuna's multivariate TPE, its good group the best 10% of the "
-            "trials up to three parameters and 35%/parameters beyond), tpe-budget (TPE ranking "
-            "trials at the highest epoch enough of them reached, as BOHB does), random or grid."
-        ),
-    ] = "tpe",
-    seed: Annotated[int, typer.Option(help="Seed of the sampler.")] = 0,
-    metric: Annotated[
-        str | None,
-        typer.Option(help="Metric to optimise (default: the recipe's optim.monitor)."),
-    ] = None,
-    mode: Annotated[str | None, typer.Option(help="max or min (default: the metric's).")] = None,
+    memory_cap: MemoryCapOpt = None,
+    sampler: SamplerOpt = "tpe",
+    seed: SeedOpt = 0,
+    metric: MetricOpt = None,
+    mode: ModeOpt = None,
     trainable: TrainableOpt = None,
     budget: PlanScaleOpt = 1.0,
     budget_epochs: BudgetEpochsOpt = None,
     budget_hours: BudgetHoursOpt = None,
-    mlflow: Annotated[
-        str | None,
-        typer.Option(
-            help="Also log every trial to MLflow at this tracking URI (e.g. file:///abs/mlruns "
-            "or http://host:5000), one MLflow run per trial in an MLflow experiment named "
-            "after the run directory. Needs the optional extra: pip install '.[mlflow]'."
-        ),
-    ] = None,
+    mlflow: MlflowOpt = None,
     address: AddressOpt = None,
     storage: StorageOpt = None,
     max_failures: MaxFailuresOpt = 2,
@@ -107,56 +124,17 @@ def search(
     A compute budget (--budget-epochs N, --budget-hours H) ends the search once the trials have
     spent it: no trial is proposed any more and the trials still running are stopped at once.
     """
-    from harness.cli._search import search_command
+    arguments = _api_arguments(locals())
+    import harness
+    from harness.cli._search import print_search
 
-    settings = None
-    resolved = None
-    if not resume:
-        from harness.cli._search_setup import prepare_search
-
-        settings, resolved = prepare_search(
-            space=space,
-            plan=plan,
-            recipe=recipe,
-            data=data,
-            set_=set_,
-            trials=trials,
-            max_epochs=max_epochs,
-            grace_period=grace_period,
-            reduction_factor=reduction_factor,
-            concurrency=concurrency,
-            cpus_per_trial=cpus_per_trial,
-            gpus_per_trial=gpus_per_trial,
-            memory_cap=memory_cap,
-            sampler=sampler,
-            seed=seed,
-            metric=metric,
-            mode=mode,
-            trainable=trainable,
-            max_failures=max_failures,
-            mlflow=mlflow,
-            budget_epochs=budget_epochs,
-            budget_hours=budget_hours,
-            address=address,
-        )
-    raise typer.Exit(
-        search_command(
-            space_name=space,
-            plan_name=plan,
-            recipe=resolved,
-            settings=settings,
-            budget=budget,
-            name=name,
-            runs_dir=runs_dir,
-            address=address,
-            resume=resume,
-            console=console,
-            storage=storage,
-        )
-    )
+    with in_flags(ctx.command):
+        result = harness.search(**arguments, console=console)
+    raise typer.Exit(print_search(result, console))
 
 
 def report(
+    ctx: typer.Context,
     runs: Annotated[
         list[Path],
         typer.Argument(
@@ -222,27 +200,18 @@ def report(
     directory, writes its table instead (ablation.csv, ablation.json, ablation.md, forest.png and
     report.html; --metric picks the main metric, --bootstrap and --seed the interval of each Δ).
     """
-    from harness.cli._report import report_command
+    arguments = _api_arguments(locals())
+    import harness
+    from harness.cli._report import print_report
 
-    raise typer.Exit(
-        report_command(
-            runs,
-            metric=metric,
-            epoch=epoch,
-            interactions=interactions,
-            bootstrap=bootstrap,
-            seed=seed,
-            formats=format_,
-            out=out,
-            console=console,
-            params=params,
-            mixed_budgets=mixed_budgets,
-            spline_df=spline_df,
-        )
-    )
+    with in_flags(ctx.command):
+        result = harness.report(**arguments, console=console)
+    print_report(result, console)
+    raise typer.Exit(0)
 
 
 def tables(
+    ctx: typer.Context,
     runs: Annotated[
         list[Path],
         typer.Argument(help="Run directories: searches, plans or ablations."),
@@ -254,6 +223,8 @@ def tables(
     moment), Ray's experiment snapshot and every trial's results still hold what ran, and this
     writes them anew. `harness report` does the same by itself when the tables are missing.
     """
-    from harness.cli._tables import tables_command
+    import harness
 
-    raise typer.Exit(tables_command(runs, console))
+    with in_flags(ctx.command):
+        harness.tables(runs, console=console)
+    raise typer.Exit(0)

@@ -12,19 +12,7 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
-from search_spaces import ConfigError
-
-__all__ = ["ablation_report", "print_ablation", "report_command"]
-
-FORMATS = ("md", "html", "csv", "json")
-
-
-def _formats(spec: str) -> tuple[str, ...]:
-    chosen = tuple(f.strip() for f in spec.split(",") if f.strip())
-    unknown = sorted(set(chosen) - set(FORMATS))
-    if unknown or not chosen:
-        raise ConfigError(f"--format {spec!r}: choose from {', '.join(FORMATS)} (comma-separated)")
-    return chosen
+__all__ = ["ablation_report", "print_ablation", "print_report"]
 
 
 def _print_ranking(
@@ -137,105 +125,12 @@ def ablation_report(
     return files
 
 
-def report_command(
-    runs: list[Path],
-    *,
-    metric: str | None,
-    epoch: int | None,
-    interactions: int,
-    bootstrap: int,
-    seed: int,
-    formats: str,
-    out: Path | None,
-    console: Console,
-    params: str | None = None,
-    mixed_budgets: bool = False,
-    spline_df: int | None = None,
-) -> int:
-    """Run ``harness report``; return the exit code.
-
-    ``params`` (``--params``): comma-separated parameter columns, else those of the recorded
-    space (see :func:`analysis.load_experiment`); ``mixed_budgets``: allow ``final.*``/``best.*``
-    outcomes of trials of different lengths (see :func:`analysis.choose_fidelity`);
-    ``spline_df`` (``--spline-df``): the splines' degrees of freedom, ``None`` to choose them by
-    generalised cross-validation.
-    """
-    from analysis import (
-        compute_importance,
-        is_ablation_dir,
-        load_experiment,
-        write_comparison,
-        write_report,
-    )
-    from analysis.validation import is_validation_dir
-    from harness.cli._tables import needs_tables, rebuild_experiment
-    from harness.cli._validate_cmd import validation_report
-
-    chosen = _formats(formats)
-    for path in runs:
-        if needs_tables(path):  # lost tables: Ray's own state may still hold what ran
-            try:
-                rebuild_experiment(path, console)
-            except ConfigError:
-                pass  # nothing to rebuild from: loading the directory says what is missing
-            else:
-                console.print(f"{path}: the tables were missing; rebuilt them from Ray's state")
-    if spline_df is not None and not 1 <= spline_df <= 20:
-        raise ConfigError(f"--spline-df must be between 1 and 20, got {spline_df}")
-    if interactions < 0:
-        raise ConfigError(f"--interactions must be >= 0, got {interactions}")
-    ablations = [path for path in runs if is_ablation_dir(path)]
-    for path in ablations:
-        single = out if len(runs) == 1 else None
-        ablation_report(
-            path, metric=metric, bootstrap=bootstrap, seed=seed, out=single, console=console
-        )
-    validations = [path for path in runs if is_validation_dir(path)]
-    for path in validations:
-        validation_report(path, metric=metric, out=out if len(runs) == 1 else None, console=console)
-    chosen_params = None if params is None else [p.strip() for p in params.split(",")]
-    experiments = [
-        load_experiment(path, params=chosen_params)
-        for path in runs
-        if path not in ablations and path not in validations
-    ]
-    named: dict[str, Any] = {}
-    metas: dict[str, dict[str, Any]] = {}
-    for exp in experiments:
-        report = compute_importance(
-            exp,
-            metric=metric,
-            epoch=epoch,
-            interactions=interactions,
-            bootstrap=bootstrap,
-            seed=seed,
-            mixed_budgets=mixed_budgets,
-            spline_df=spline_df,
-        )
-        meta = report.meta()
-        _print_ranking(report, meta, console, exp.param_source)
-        target = out if (out is not None and len(experiments) == 1) else exp.path / "report"
-        target.mkdir(parents=True, exist_ok=True)
-        files = write_report(
-            target,
-            report.table,
-            report.interactions,
-            report.groups,
-            meta,
-            exp.trials,
-            exp.curves,
-            formats=chosen,
-            analysed=report.fidelity.table,
-            stability=report.stability,
-        )
-        console.print("wrote " + ", ".join(str(p) for p in files.values()))
-        named[exp.name] = report.table
-        metas[exp.name] = meta
-    if len(experiments) > 1:
-        target = out or experiments[0].path.parent / (
-            "compare-" + "-".join(e.name for e in experiments)
-        )
-        target.mkdir(parents=True, exist_ok=True)
-        files = write_comparison(target, named, metas)
-        console.print("comparison: " + ", ".join(str(p) for p in files.values()))
-    return 0
+def print_report(result: Any, console: Console) -> None:
+    """Each experiment's ranking and the files written, then the comparison's files
+    (``result``: a :class:`harness.ReportResult`; ablation and validation tables print as they
+    are written)."""
+    for exp in result.experiments:
+        _print_ranking(exp.report, exp.meta, console, exp.param_source)
+        console.print("wrote " + ", ".join(str(p) for p in exp.files.values()))
+    if result.comparison:
+        console.print("comparison: " + ", ".join(str(p) for p in result.comparison))

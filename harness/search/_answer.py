@@ -2,12 +2,15 @@
 configuration, which parameters matter (and with what confidence), parameters that ended at a
 range edge, and the next command to run.
 
-Computed here as a JSON-able dict (``search_answer``); :mod:`harness.cli._search` renders it.
+Computed here as a JSON-able dict (``search_answer``) and its sentences (``answer_sentences``);
+the command line prints them.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -20,7 +23,15 @@ from search_spaces import (
     Space,
 )
 
-__all__ = ["EDGE_FRACTION", "base_trial", "edge_notes", "important_parameters", "search_answer"]
+__all__ = [
+    "EDGE_FRACTION",
+    "answer_sentences",
+    "base_trial",
+    "best_configuration",
+    "edge_notes",
+    "important_parameters",
+    "search_answer",
+]
 
 # a value within this share of its range (log-range for a log parameter) from an end is "at" it
 EDGE_FRACTION = 0.02
@@ -171,3 +182,89 @@ def search_answer(
             else 0,
         }
     return answer
+
+
+def best_configuration(
+    best: Mapping[str, Any] | None, params: Sequence[str], metric: str
+) -> dict[str, Any] | None:
+    """The best trial as a configuration: each parameter's value by its dotted path, then
+    ``trial_id``, ``epochs``, ``status`` and ``final.<metric>`` (``None`` without a best trial).
+
+    Search and report both give this, from the same trial table, so they agree.
+    """
+    if best is None:
+        return None
+    out = {p: _plain(best[p]) for p in params if p in best}
+    for key in ("trial_id", "epochs", "status", f"final.{metric}"):
+        if key in best:
+            out[key] = _plain(best[key])
+    return out
+
+
+def _plain(value: Any) -> Any:
+    """A numpy scalar as the Python value (a configuration is compared and printed as such)."""
+    item = getattr(value, "item", None)
+    return item() if callable(item) and getattr(value, "ndim", 1) == 0 else value
+
+
+def answer_sentences(answer: Mapping[str, Any], run_dir: Path) -> list[str]:
+    """The plain-language end of a search: what was found, how sure, and what to run next."""
+    lines = _best_sentences(answer, run_dir)
+    lines.append(_importance_sentence(answer))
+    for edge in answer.get("edges", []):
+        lines.append(
+            f"{edge['parameter']} = {edge['value']:.4g} is at the {edge['edge']} edge of its "
+            f"range [{edge['low']:g}, {edge['high']:g}]: a wider range may hold better values."
+        )
+    lines.append(f"Report: {run_dir / 'report' / 'report.html'}")
+    lines.append(
+        f"Next: `harness report {run_dir}` for the full ranking, `harness ablate --base "
+        f"{run_dir} --drop each` for what each loss component is worth."
+    )
+    return lines
+
+
+def _best_sentences(answer: Mapping[str, Any], run_dir: Path) -> list[str]:
+    """The best configuration against the base one, and how to measure seed noise."""
+    metric, best, base = answer["metric"], answer.get("best"), answer.get("base")
+    if best is None or best["value"] is None:
+        return []
+    line = f"The best configuration (trial {best['trial_id']}) reached {metric} = "
+    line += f"{best['value']:.4g}"
+    if base is not None and base["value"] is not None and base["trial_id"] != best["trial_id"]:
+        gain = best["value"] - base["value"]
+        sign = "better" if (gain > 0) == (answer["mode"] == "max") else "worse"
+        line += (
+            f", {abs(gain):.4g} {sign} than the base configuration (trial "
+            f"{base['trial_id']}, {base['value']:.4g} at epoch {base['epochs']})"
+        )
+        if not base["complete"]:
+            line += "; the base was stopped early, so the two are not at the same epoch"
+    elif base is not None and base["trial_id"] == best["trial_id"]:
+        line += "; that is the base configuration itself: no sampled one beat it"
+    return [
+        line + ".",
+        "Seed noise is unknown for a single run of each configuration: "
+        f"`harness ablate --base {run_dir} --seeds 5` measures it.",
+    ]
+
+
+def _importance_sentence(answer: Mapping[str, Any]) -> str:
+    """Which parameters matter, with their shares and Holm-adjusted p-values."""
+    imp = answer.get("importance")
+    if imp is None:
+        return f"Importance: not computed ({answer.get('importance_note', 'no report')})."
+    where = f"At epoch {imp['epoch']} ({imp['n_used']} of {imp['n_trials']} trials), "
+    if not imp["important"]:
+        return (
+            where + "no parameter's effect is distinguishable from noise (ANOVA, "
+            "Holm-corrected, p >= 0.05 for each): more trials, or fewer parameters, would be "
+            "needed."
+        )
+    parts = []
+    for r in imp["important"]:
+        share = "" if r["share"] is None else f"{100 * r['share']:.0f}% of the variance"
+        if r["lo"] is not None and r["hi"] is not None:
+            share += f" [{100 * r['lo']:.0f}, {100 * r['hi']:.0f}]"
+        parts.append(f"{r['parameter']} ({share}, Holm p = {r['p_holm']:.2g})")
+    return where + "these parameters matter: " + "; ".join(parts) + "."

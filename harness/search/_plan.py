@@ -14,16 +14,17 @@ stay upper bounds: a budget cuts a plan short, it never makes it longer.
 
 from __future__ import annotations
 
+import json
+import logging
 import math
 import shutil
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
-from rich.console import Console
-from rich.table import Table
 
+from harness.search._notify import say
 from harness.search._stage import (
     SearchSettings,
     StageResult,
@@ -32,7 +33,7 @@ from harness.search._stage import (
     stage_recipe,
 )
 from harness.tune._budget import BUDGET_FILE, Budget, spent_in_tables
-from harness.tune._rundir import write_json
+from harness.tune._rundir import param_error, write_json
 from search_spaces import (
     ConfigError,
     Plan,
@@ -44,9 +45,33 @@ from search_spaces import (
     load_space,
 )
 
-__all__ = ["BudgetSplit", "fidelity_table", "run_plan"]
+__all__ = ["BudgetSplit", "PlanResult", "fidelity_table", "run_plan"]
 
 STATE = "plan_state.json"
+_log = logging.getLogger(__name__)
+
+
+@dataclass
+class PlanResult:
+    """What a plan produced.
+
+    Attributes:
+        directory: the plan's run directory.
+        stages: each stage that ran (or had run before a resume), in order.
+        summary: one row per stage of the plan (``plan_summary.json``'s ``stages``).
+        narrowing: each range a stage narrowed (``plan_summary.json``'s ``narrowing``).
+        best_recipe: the base recipe after every stage that inherits the best so far.
+        interrupted: the plan stopped in a stage (``resume=True`` continues it).
+        budget: the plan's budget record (``budget.json``) when it ran under a budget.
+    """
+
+    directory: Path
+    stages: list[StageResult] = field(default_factory=list)
+    summary: list[dict[str, Any]] = field(default_factory=list)
+    narrowing: list[dict[str, Any]] = field(default_factory=list)
+    best_recipe: Recipe | None = None
+    interrupted: bool = False
+    budget: dict[str, Any] | None = None
 
 
 def fidelity_table(
@@ -126,7 +151,7 @@ class BudgetSplit:
 
         Raises:
             ConfigError: naming the stage, its share, what it needs and the least budget that
-                gives every stage enough.
+                gives every stage enough (about ``budget_epochs``).
         """
         epochs = self.budget.epochs
         if epochs is None:
@@ -147,12 +172,13 @@ class BudgetSplit:
             if stage.is_validation
             else "its grace period (one trial's first ASHA rung)"
         )
-        raise ConfigError(
-            f"--budget-epochs {epochs} is too small for plan {plan_name}: stage "
+        raise param_error(
+            f"budget_epochs {epochs} is too small for plan {plan_name}: stage "
             f"{stage.name!r} would get {share} epoch(s) (its share of the budget is in "
             f"proportion to its nominal cost, {self.costs[self.plan.stages.index(stage)]} of "
             f"{sum(self.costs)} epochs), less than {what}: {need}; give at least "
-            f"--budget-epochs {least}"
+            f"budget_epochs {least}",
+            "budget_epochs",
         )
 
     def allowance(
@@ -182,7 +208,7 @@ def _validation_stage(
     base: Recipe,
     settings: SearchSettings,
     seeds: int,
-    console: Console | None,
+    console: Any | None,
     resume: bool,
 ) -> StageResult:
     """The best configuration with ``seeds`` seeds at full length (a grid over ``seed``)."""
@@ -310,98 +336,154 @@ def _budget_record(budget: Budget, rows: list[dict[str, Any]]) -> dict[str, Any]
     }
 
 
+class _PlanRun:
+    """The state of one plan while its stages run (what each stage hands the next)."""
+
+    def __init__(self, run_dir: Path, plan: Plan, recipe: Recipe, settings: SearchSettings) -> None:
+        self.run_dir, self.plan, self.recipe, self.settings = run_dir, plan, recipe, settings
+        state_path = run_dir / STATE
+        self.state = json.loads(state_path.read_text()) if state_path.exists() else {"finished": []}
+        self.base = recipe
+        self.previous: tuple[Space, StageResult] | None = None
+        self.result = PlanResult(run_dir, best_recipe=recipe)
+        self.budget = settings.budget
+        self.split = None if self.budget is None else BudgetSplit(plan, recipe, self.budget)
+        self.spent: list[dict[str, Any]] = []  # per stage, for budget.json
+
+    def allowance(self, index: int) -> tuple[int | None, float | None]:
+        if self.split is None:
+            return (None, None)
+        return self.split.allowance(
+            index - 1,
+            sum(r["epochs_used"] for r in self.spent),
+            sum(r["hours_used"] for r in self.spent),
+        )
+
+    def record_budget(
+        self, stage: Stage, index: int, allowance: tuple[int | None, float | None], result: Any
+    ) -> None:
+        if self.split is None or self.budget is None:
+            return
+        self.spent.append(_stage_budget(stage, self.split, index - 1, allowance, result))
+        self.result.budget = _budget_record(self.budget, self.spent)
+        write_json(self.run_dir / BUDGET_FILE, self.result.budget)
+
+    def run_stage(
+        self,
+        index: int,
+        stage: Stage,
+        allowance: tuple[int | None, float | None],
+        console: Any | None,
+        resume: bool,
+    ) -> tuple[Space, StageResult, bool]:
+        """Run (or load, or resume) stage ``index``; return its space, result and whether it
+        had finished before."""
+        from harness.tune import can_restore
+
+        directory = (self.run_dir / f"{index:02d}-{stage.name}").resolve()
+        stage_settings = _stage_settings(self.settings, stage, self.recipe, self.run_dir, allowance)
+        previous = self.previous
+        if stage.inherits_best and previous is not None and previous[1].best is not None:
+            self.base = apply_overrides(
+                self.base, _params(previous[1].best, previous[0]), source=f"stage {stage.name}"
+            )
+        finished = stage.name in self.state["finished"]
+        restorable = can_restore(directory, stage_settings.storage)
+        if not finished and directory.exists() and not restorable:
+            shutil.rmtree(directory)  # killed before Ray saved anything: start the stage over
+        line = f"stage {index}/{len(self.plan.stages)}: {stage.name}"
+        if stage_settings.budget is not None:
+            line += f" (budget: {_allowance_text(allowance)})"
+        say(console, line, _log)
+        space = _stage_space(stage, previous, self.base, self.settings, self.result.narrowing)
+        if finished:
+            result = _load(directory, stage_settings)
+        elif stage.is_validation:
+            result = _validation_stage(
+                directory, self.base, stage_settings, stage.seeds or 1, console, restorable
+            )
+        else:
+            result = run_stage(
+                directory,
+                space,
+                self.base,
+                stage_settings,
+                console=console,
+                resume=resume and restorable,
+                title=stage.name,
+            )
+        return space, result, finished
+
+
 def run_plan(
     run_dir: Path,
     plan: Plan,
     recipe: Recipe,
     settings: SearchSettings,
     *,
-    console: Console,
+    console: Any | None = None,
     resume: bool = False,
-) -> int:
-    """Run (or resume) every stage of ``plan``; print how the ranges narrowed; return exit code."""
-    import json
+) -> PlanResult:
+    """Run (or resume) every stage of ``plan`` in ``run_dir``.
 
-    from harness.tune import can_restore
+    Args:
+        run_dir: the plan's run directory (each stage gets a folder ``NN-<stage>`` in it).
+        plan: the plan, its trial counts already scaled.
+        recipe: the base recipe.
+        settings: the search settings every stage starts from (its own override them).
+        console: a rich console for the live progress and the stage lines (``None``: they go to
+            :mod:`logging`).
+        resume: continue an interrupted plan (finished stages are read back, not run).
 
-    state_path = run_dir / STATE
-    state = json.loads(state_path.read_text()) if state_path.exists() else {"finished": []}
-    base = recipe
-    previous: tuple[Space, StageResult] | None = None
-    summary: list[dict[str, Any]] = []
-    narrowing: list[dict[str, Any]] = []
-    budget = settings.budget
-    split = None if budget is None else BudgetSplit(plan, recipe, budget)
-    spent: list[dict[str, Any]] = []  # per stage, for budget.json
+    Returns:
+        The stages' results, the summary and how the ranges narrowed (also written to
+        ``plan_summary.json``); ``interrupted`` when a stage was stopped.
+    """
+    run = _PlanRun(run_dir, plan, recipe, settings)
+    out = run.result
     for index, stage in enumerate(plan.stages, start=1):
-        directory = (run_dir / f"{index:02d}-{stage.name}").resolve()
-        allowance: tuple[int | None, float | None] = (None, None)
-        if split is not None:
-            allowance = split.allowance(
-                index - 1,
-                sum(r["epochs_used"] for r in spent),
-                sum(r["hours_used"] for r in spent),
+        allowance = run.allowance(index)
+        if _skip(allowance):
+            say(
+                console,
+                f"stage {index}/{len(plan.stages)}: {stage.name} skipped: the budget is spent",
+                _log,
+                warning=True,
             )
-            if _skip(allowance):
-                console.print(
-                    f"[yellow]stage {index}/{len(plan.stages)}: {stage.name} skipped: the "
-                    "budget is spent[/]"
-                )
-                summary.append(_summary_row(stage, None, settings.metric))
-                spent.append(_stage_budget(stage, split, index - 1, allowance, None))
-                continue
-        stage_settings = _stage_settings(settings, stage, recipe, run_dir, allowance)
-        if stage.inherits_best and previous is not None and previous[1].best is not None:
-            base = apply_overrides(
-                base, _params(previous[1].best, previous[0]), source=f"stage {stage.name}"
-            )
-        finished = stage.name in state["finished"]
-        restorable = can_restore(directory, stage_settings.storage)
-        if not finished and directory.exists() and not restorable:
-            shutil.rmtree(directory)  # killed before Ray saved anything: start the stage over
-        line = f"[bold]stage {index}/{len(plan.stages)}: {stage.name}[/]"
-        if stage_settings.budget is not None:
-            line += f" (budget: {_allowance_text(allowance)})"
-        console.print(line)
-        space = _stage_space(stage, previous, base, settings, narrowing)
-        if finished:
-            result = _load(directory, stage_settings)
-        elif stage.is_validation:
-            seeds = stage.seeds or 1
-            result = _validation_stage(directory, base, stage_settings, seeds, console, restorable)
-        else:
-            result = run_stage(
-                directory,
-                space,
-                base,
-                stage_settings,
-                console=console,
-                resume=resume and restorable,
-                title=stage.name,
-            )
-        if split is not None and budget is not None:
-            spent.append(_stage_budget(stage, split, index - 1, allowance, result))
-            write_json(run_dir / BUDGET_FILE, _budget_record(budget, spent))
+            out.summary.append(_summary_row(stage, None, settings.metric))
+            run.record_budget(stage, index, allowance, None)
+            continue
+        space, result, finished = run.run_stage(index, stage, allowance, console, resume)
+        out.stages.append(result)
+        run.record_budget(stage, index, allowance, result)
         if result.interrupted:
-            console.print(
-                f"[yellow]interrupted in stage {stage.name}[/]; continue with: "
-                f"harness search --resume --name {run_dir.name}"
+            say(
+                console,
+                f"interrupted in stage {stage.name}; continue with: "
+                f"harness search --resume --name {run_dir.name}",
+                _log,
+                warning=True,
             )
-            return 130
+            out.interrupted = True
+            return out
         if not finished:
-            state["finished"].append(stage.name)
-            write_json(state_path, state)
-        summary.append(_summary_row(stage, result, settings.metric))
-        previous = (space, result)
+            run.state["finished"].append(stage.name)
+            write_json(run_dir / STATE, run.state)
+        out.summary.append(_summary_row(stage, result, settings.metric))
+        run.previous = (space, result)
+    out.best_recipe = run.base
     write_json(
         run_dir / "plan_summary.json",
-        {"stages": summary, "narrowing": narrowing, "best_recipe": base.model_dump(mode="json")},
+        {
+            "stages": out.summary,
+            "narrowing": out.narrowing,
+            "best_recipe": run.base.model_dump(mode="json"),
+        },
     )
-    _print_summary(summary, narrowing, console)
-    if budget is not None:
-        write_json(run_dir / BUDGET_FILE, _budget_record(budget, spent))
-    console.print(f"experiment directory: [bold]{run_dir}[/]")
-    return 0
+    if run.budget is not None:
+        out.budget = _budget_record(run.budget, run.spent)
+        write_json(run_dir / BUDGET_FILE, out.budget)
+    return out
 
 
 def _allowance_text(allowance: tuple[int | None, float | None]) -> str:
@@ -440,22 +522,3 @@ def _load(directory: Path, settings: SearchSettings) -> StageResult:
     trials = pd.read_parquet(directory / "trials.parquet")
     curves = pd.read_parquet(directory / "curves.parquet")
     return StageResult(directory, trials, curves, best_row(trials, settings.metric, settings.mode))
-
-
-def _print_summary(summary: list[dict], narrowing: list[dict], console: Console) -> None:
-    table = Table(title="plan summary")
-    columns = ("stage", "space", "trials", "epochs", "best", "mean")
-    for col in columns:
-        table.add_column(col)
-    for row in summary:
-        table.add_row(
-            *(f"{row[c]:.4g}" if isinstance(row[c], float) else str(row[c]) for c in columns)
-        )
-    console.print(table)
-    if narrowing:
-        ranges = Table(title="how the ranges narrowed")
-        for col in ("stage", "parameter", "before", "after"):
-            ranges.add_column(col)
-        for row in narrowing:
-            ranges.add_row(row["stage"], row["path"], str(row["old"]), str(row["new"]))
-        console.print(ranges)

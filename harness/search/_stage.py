@@ -5,16 +5,18 @@ OptunaSearch (TPE) behind a ConcurrencyLimiter, ASHA, the base recipe evaluated 
 
 from __future__ import annotations
 
+import logging
 import math
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
-from rich.console import Console
 
+from harness.search._notify import say
 from harness.tune._budget import Budget
-from search_spaces import ConfigError, Recipe, apply_overrides, flatten
+from harness.tune._rundir import param_error
+from search_spaces import Recipe, apply_overrides, flatten
 
 __all__ = [
     "DEFAULT_TRAINABLE",
@@ -28,6 +30,8 @@ __all__ = [
 ]
 
 from harness._trainables import DEFAULT_TRAINABLE
+
+_log = logging.getLogger(__name__)
 
 _SAMPLERS = ("tpe", "tpe-budget", "random", "grid")
 
@@ -97,33 +101,56 @@ class SearchSettings:
             grace = default_grace_period(self.max_epochs, self.reduction_factor)
             object.__setattr__(self, "grace_period", grace)
         rules = [
-            (self.trials >= 1, f"--trials must be >= 1, got {self.trials}"),
-            (self.max_epochs >= 1, f"--max-epochs must be >= 1, got {self.max_epochs}"),
+            (self.trials >= 1, "trials", f"trials must be >= 1, got {self.trials}"),
+            (
+                self.max_epochs >= 1,
+                "max_epochs",
+                f"max_epochs must be >= 1, got {self.max_epochs}",
+            ),
             (
                 1 <= self.grace_period <= self.max_epochs,
-                f"--grace-period must be between 1 and --max-epochs ({self.max_epochs}), "
+                "grace_period",
+                f"grace_period must be between 1 and max_epochs ({self.max_epochs}), "
                 f"got {self.grace_period}",
             ),
             (
                 self.reduction_factor >= 2,
-                f"--reduction-factor must be >= 2, got {self.reduction_factor}",
+                "reduction_factor",
+                f"reduction_factor must be >= 2, got {self.reduction_factor}",
             ),
-            (self.concurrency >= 1, f"--concurrency must be >= 1, got {self.concurrency}"),
-            (self.cpus_per_trial > 0, f"--cpus-per-trial must be > 0, got {self.cpus_per_trial}"),
+            (
+                self.concurrency >= 1,
+                "concurrency",
+                f"concurrency must be >= 1, got {self.concurrency}",
+            ),
+            (
+                self.cpus_per_trial > 0,
+                "cpus_per_trial",
+                f"cpus_per_trial must be > 0, got {self.cpus_per_trial}",
+            ),
             (
                 self.gpus_per_trial >= 0,
-                f"--gpus-per-trial must be >= 0, got {self.gpus_per_trial}",
+                "gpus_per_trial",
+                f"gpus_per_trial must be >= 0, got {self.gpus_per_trial}",
             ),
-            (self.mode in ("max", "min"), f"--mode must be max or min, got {self.mode!r}"),
-            (self.max_failures >= 0, f"--max-failures must be >= 0, got {self.max_failures}"),
+            (self.mode in ("max", "min"), "mode", f"mode must be max or min, got {self.mode!r}"),
+            (
+                self.max_failures >= 0,
+                "max_failures",
+                f"max_failures must be >= 0, got {self.max_failures}",
+            ),
             (
                 self.sampler in _SAMPLERS,
-                f"--sampler must be one of {', '.join(_SAMPLERS)}, got {self.sampler!r}",
+                "sampler",
+                f"sampler must be one of {', '.join(_SAMPLERS)}, got {self.sampler!r}",
             ),
         ]
-        problems = [msg for ok, msg in rules if not ok]
-        if problems:
-            raise ConfigError("; ".join(problems))
+        broken = [(param, msg) for ok, param, msg in rules if not ok]
+        if broken:
+            names = [param for param, _ in broken]
+            if "grace_period" in names:
+                names.append("max_epochs")  # its rule names max_epochs too
+            raise param_error("; ".join(msg for _, msg in broken), *dict.fromkeys(names))
 
     @property
     def budget(self) -> Budget | None:
@@ -134,14 +161,16 @@ class SearchSettings:
         """The rule a budget of one search stage must keep (a plan checks its own, per stage).
 
         Raises:
-            ConfigError: ``--budget-epochs`` smaller than ``--grace-period``: no trial could
+            ConfigError: ``budget_epochs`` smaller than ``grace_period``: no trial could
                 reach ASHA's first rung.
         """
         if self.budget_epochs is not None and self.budget_epochs < self.grace_period:
-            raise ConfigError(
-                f"--budget-epochs {self.budget_epochs} is smaller than --grace-period "
+            raise param_error(
+                f"budget_epochs {self.budget_epochs} is smaller than grace_period "
                 f"{self.grace_period}: no trial could reach ASHA's first rung; give at least "
-                f"{self.grace_period} (or a smaller --grace-period)"
+                f"{self.grace_period} (or a smaller grace_period)",
+                "budget_epochs",
+                "grace_period",
             )
 
     @property
@@ -214,15 +243,18 @@ def _searcher(
     grid = grid_points(space) if settings.sampler == "grid" else None
     points = None
     if grid is not None and settings.trials > len(grid):
-        if console is not None:
-            console.print(f"[yellow]the grid has {len(grid)} points: running {len(grid)} trials[/]")
+        say(
+            console,
+            f"the grid has {len(grid)} points: running {len(grid)} trials",
+            _log,
+            warning=True,
+        )
         settings = replace(settings, trials=len(grid))
     if settings.sampler != "grid":
         point, notes = base_point(space, base_flat)
         points = [point]
         for note in notes:
-            if console is not None:
-                console.print(f"[yellow]base configuration:[/] {note}")
+            say(console, f"base configuration: {note}", _log, warning=True)
     searcher = build_searcher(
         _DefineByRun(space, base_flat, None),
         metric=settings.metric,
@@ -243,7 +275,7 @@ def run_stage(
     base: Recipe,
     settings: SearchSettings,
     *,
-    console: Console | None,
+    console: Any | None,
     resume: bool = False,
     title: str = "search",
 ) -> StageResult:
@@ -254,7 +286,8 @@ def run_stage(
         space: a loaded search space.
         base: the base recipe; its own values are evaluated first.
         settings: trials, ASHA, resources, sampler, metric.
-        console: where progress is drawn (``None``: nothing is drawn).
+        console: a rich console for the live progress and notes (``None``: progress and notes
+            go to :mod:`logging`).
         resume: continue an interrupted stage from Ray's state with ``Tuner.restore``.
     """
     from harness.tune import Experiment, asha_scheduler, best_row, run_experiment

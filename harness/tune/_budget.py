@@ -24,7 +24,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from search_spaces import ConfigError
+from harness.tune._rundir import param_error
 
 __all__ = ["BUDGET_FILE", "Budget", "BudgetLedger", "spent_in_tables"]
 
@@ -63,16 +63,18 @@ class Budget:
     hours: float | None = None
 
     def __post_init__(self) -> None:
-        problems = []
+        problems, params = [], []
         e, h = self.epochs, self.hours
         if e is not None and (isinstance(e, bool) or not isinstance(e, int) or e < 1):
-            problems.append(f"--budget-epochs must be a whole number of epochs >= 1, got {e!r}")
+            problems.append(f"budget_epochs must be a whole number of epochs >= 1, got {e!r}")
+            params.append("budget_epochs")
         if h is not None and (
             isinstance(h, bool) or not isinstance(h, int | float) or not math.isfinite(h) or h <= 0
         ):
-            problems.append(f"--budget-hours must be a positive number of hours, got {h!r}")
+            problems.append(f"budget_hours must be a positive number of hours, got {h!r}")
+            params.append("budget_hours")
         if problems:
-            raise ConfigError("; ".join(problems))
+            raise param_error("; ".join(problems), *params)
 
     @classmethod
     def of(cls, epochs: int | None, hours: float | None) -> Budget | None:

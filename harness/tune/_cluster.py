@@ -8,7 +8,7 @@ import socket
 from pathlib import Path
 from typing import Any
 
-from search_spaces import ConfigError
+from harness.tune._rundir import param_error
 
 __all__ = ["cluster_gpus", "connect", "resolve_storage"]
 
@@ -18,14 +18,17 @@ def _probe(address: str, timeout_s: float) -> None:
     target = address.split("://", 1)[-1]
     host, sep, port = target.rpartition(":")
     if not sep or not port.isdigit():
-        raise ConfigError(f"--address {address!r}: expected auto, HOST:PORT or ray://HOST:PORT")
+        raise param_error(
+            f"address {address!r}: expected auto, HOST:PORT or ray://HOST:PORT", "address"
+        )
     try:
         with socket.create_connection((host or "127.0.0.1", int(port)), timeout=timeout_s):
             pass
     except OSError as exc:
-        raise ConfigError(
-            f"--address {address!r}: no Ray cluster answers there ({exc.strerror or exc}); "
-            "start one with `ray start --head` or leave --address out for a local instance"
+        raise param_error(
+            f"address {address!r}: no Ray cluster answers there ({exc.strerror or exc}); "
+            "start one with `ray start --head` or leave address out for a local instance",
+            "address",
         ) from None
 
 
@@ -57,8 +60,9 @@ def connect(address: str | None, *, num_cpus: int | None = None, timeout_s: floa
     try:
         ray.init(address=address, **kwargs)
     except (ConnectionError, RuntimeError, ValueError) as exc:
-        raise ConfigError(
-            f"--address {address!r}: cannot connect to a Ray cluster ({str(exc).splitlines()[0]})"
+        raise param_error(
+            f"address {address!r}: cannot connect to a Ray cluster ({str(exc).splitlines()[0]})",
+            "address",
         ) from None
     return ray
 
@@ -99,8 +103,9 @@ def resolve_storage(storage: str | None, runs_dir: Path) -> tuple[Path, str | No
     try:
         pyarrow.fs.FileSystem.from_uri(storage)
     except (ValueError, OSError, pyarrow.ArrowException) as exc:
-        raise ConfigError(
-            f"--storage {storage!r}: not a filesystem pyarrow can open "
-            f"({str(exc).splitlines()[0]}); give a shared path or e.g. s3://bucket/runs"
+        raise param_error(
+            f"storage {storage!r}: not a filesystem pyarrow can open "
+            f"({str(exc).splitlines()[0]}); give a shared path or e.g. s3://bucket/runs",
+            "storage",
         ) from None
     return Path(runs_dir), storage.rstrip("/")

@@ -21,7 +21,7 @@ from rich.console import Console
 from harness.tune._budget import BUDGET_FILE, Budget, BudgetLedger
 from harness.tune._progress import SearchProgress
 from harness.tune._ray_compat import set_restored_callbacks, tuner_search_alg
-from harness.tune._rundir import write_json
+from harness.tune._rundir import param_error, write_json
 from harness.tune._searcher import STATUS_KEY, HarnessOptunaSearch, export_study
 from harness.tune._stopper import (
     BudgetStopper,
@@ -188,7 +188,7 @@ def _tuner(exp: Experiment, callbacks: list[Any], stopper: Any) -> Any:
     if exp.restore:
         path = ray_experiment_path(exp.directory, exp.storage)
         if not tune.Tuner.can_restore(path):
-            raise ConfigError(f"--resume: {path} holds no Ray Tune state to resume")
+            raise param_error(f"resume: {path} holds no Ray Tune state to continue from", "resume")
         tuner = tune.Tuner.restore(
             path, trainable=trainable, resume_unfinished=True, resume_errored=True
         )
@@ -331,9 +331,10 @@ def check_mlflow(uri: str) -> str:
     import importlib.util
 
     if importlib.util.find_spec("mlflow") is None:
-        raise ConfigError(
-            f"--mlflow {uri!r}: MLflow is not installed; install the extra with "
-            "pip install '.[mlflow]' (or pip install mlflow-skinny)"
+        raise param_error(
+            f"mlflow {uri!r}: MLflow is not installed; install the optional extra with "
+            "pip install '.[dev]' or pip install mlflow-skinny",
+            "mlflow",
         )
     return uri
 

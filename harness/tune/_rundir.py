@@ -15,7 +15,7 @@ from typing import Any
 
 from search_spaces import ConfigError
 
-__all__ = ["create_run_dir", "environment", "write_json"]
+__all__ = ["create_run_dir", "environment", "param_error", "write_json"]
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 _PACKAGES = (
@@ -32,6 +32,17 @@ _PACKAGES = (
 )
 
 
+def param_error(message: str, *params: str) -> ConfigError:
+    """A :class:`ConfigError` about the API parameters ``params`` (the first is the one at fault).
+
+    The message names the parameters as the Python API does (``grace_period``); the command line
+    replaces each name with its flag (``--grace-period``) before printing it.
+    """
+    error = ConfigError(message, param=params[0] if params else None)
+    error.params = tuple(params)  # type: ignore[attr-defined]  # every name the message uses
+    return error
+
+
 def create_run_dir(runs_dir: str | Path, name: str | None, prefix: str) -> Path:
     """Create ``runs_dir/name`` (default name: ``<prefix>-<timestamp>``); refuse to reuse one.
 
@@ -42,13 +53,16 @@ def create_run_dir(runs_dir: str | Path, name: str | None, prefix: str) -> Path:
     if name is None:
         name = f"{prefix}-{time.strftime('%Y%m%d-%H%M%S')}"
     if not _NAME.match(name):
-        raise ConfigError(
-            f"--name {name!r}: use letters, digits, '.', '_' and '-' only "
-            "(it becomes a folder name)"
+        raise param_error(
+            f"name {name!r}: use letters, digits, '.', '_' and '-' only "
+            "(it becomes a folder name)",
+            "name",
         )
     path = Path(runs_dir) / name
     if path.exists() and any(path.iterdir()):
-        raise ConfigError(f"--name {name!r}: {path} already holds a run; choose another name")
+        raise param_error(
+            f"name {name!r}: {path} already holds a run; choose another name", "name"
+        )
     path.mkdir(parents=True, exist_ok=True)
     return path
 

@@ -18,6 +18,7 @@ from ray import tune
 from ray.tune.stopper import NoopStopper
 
 from harness.tune._budget import BudgetLedger
+from harness.tune._rundir import param_error
 from harness.tune._searcher import STATUS_KEY
 from harness.tune._trainable import MISSING_METRIC_KEY
 from search_spaces import ConfigError, TrialStatus
@@ -57,9 +58,11 @@ class MissingMetricStopper(tune.Stopper):
         """The error to raise once the run has ended, or ``None``."""
         if self.reported is None:
             return None
-        return ConfigError(
-            f"--metric {self.metric!r}: the trainable does not report it; its first report "
-            f"held: {self.reported}. Give one of these with --metric (and --mode)"
+        return param_error(
+            f"metric {self.metric!r}: the trainable does not report it; its first report "
+            f"held: {self.reported}. Give one of these as metric (and its mode)",
+            "metric",
+            "mode",
         )
 
 

@@ -16,10 +16,12 @@ import pytest
 from rich.console import Console
 from typer.testing import CliRunner
 
+import harness
 from harness.cli._app import app
-from harness.cli._search import search_command, search_max_epochs, search_trials
+from harness.cli._search import print_search
 from harness.search import SearchSettings, run_plan, run_stage
 from harness.search._plan import BudgetSplit
+from harness.search._setup import search_max_epochs, search_trials
 from harness.search._stage import HOURS_ONLY_TRIAL_CAP, budget_trial_cap
 from harness.tune import Budget
 from search_spaces import ConfigError, load_plan, load_recipe, load_space
@@ -98,8 +100,9 @@ def test_optim_epochs_alone_sets_the_trials_length():
     assert search_max_epochs(7, ["optim.epochs=7"], plan=False) == 7  # the same: no conflict
     assert search_max_epochs(5, [], plan=False) == 5
     assert search_max_epochs(None, [], plan=False) == 12
-    with pytest.raises(ConfigError, match=r"optim\.epochs"):
+    with pytest.raises(ConfigError, match=r"optim\.epochs") as err:
         search_max_epochs(None, ["optim.epochs=0"], plan=False)
+    assert err.value.param == "set"  # the command line names it --set
 
 
 def test_trials_default_to_what_the_budget_can_pay_for():
@@ -133,9 +136,11 @@ def test_a_plan_split_follows_nominal_cost_and_carries_what_a_stage_leaves(tmp_p
     with pytest.raises(ConfigError) as err:
         BudgetSplit(plan, recipe, Budget(epochs=5)).check("p")
     message = str(err.value)
-    assert "--budget-epochs 5 is too small for plan p" in message
+    # the library names the parameter; the command line maps it to --budget-epochs
+    assert err.value.param == "budget_epochs"
+    assert "budget_epochs 5 is too small for plan p" in message
     assert "stage 'v' would get 1 epoch" in message and "one seed at full length" in message
-    least = int(message.rsplit("--budget-epochs ", 1)[1])
+    least = int(message.rsplit("budget_epochs ", 1)[1])
     BudgetSplit(plan, recipe, Budget(epochs=least)).check("p")  # the least it names suffices
     with pytest.raises(ConfigError):
         BudgetSplit(plan, recipe, Budget(epochs=least - 1)).check("p")
@@ -148,19 +153,25 @@ def test_an_epoch_budget_stops_the_search_and_spec_records_what_was_used(ray_ses
     settings = _settings(budget_epochs=10, max_epochs=3)
     assert settings.trials == 12  # 10 / grace 1 + concurrency 2: the budget ends it first
     console = Console(record=True, width=200)
-    code = search_command(
-        space_name="lr",
-        plan_name=None,
-        recipe=load_recipe("cpu_demo"),  # optim.epochs 20: each trial runs --max-epochs 3
-        settings=settings,
-        budget=1.0,
+    result = harness.search(
+        "lr",
+        recipe="cpu_demo",  # optim.epochs 20: each trial runs max_epochs 3
+        max_epochs=3,
+        grace_period=1,
+        reduction_factor=2,
+        concurrency=2,
+        metric="score",
+        mode="max",
+        trainable=BOWL,
+        seed=1,
+        budget_epochs=10,
         name="epochs",
         runs_dir=tmp_path,
-        address=None,
-        resume=False,
         console=console,
     )
-    assert code == 0
+    assert not result.interrupted and result.settings == settings
+    printed = Console(record=True, width=200)
+    assert print_search(result, printed) == 0
     run = tmp_path / "epochs"
     trials, curves, record = _tables(run)
     # the budget is reached, and exceeded by no more than one epoch per trial in flight
@@ -178,7 +189,8 @@ def test_an_epoch_budget_stops_the_search_and_spec_records_what_was_used(ray_ses
     assert spec["compute_budget"]["epochs_used"] == len(curves)
     assert spec["settings"]["budget_epochs"] == 10
     assert spec["recipe"]["optim"]["epochs"] == 3  # what ran, not the recipe's 20
-    assert f"budget: {len(curves)} of 10 epochs" in console.export_text()
+    assert f"budget: {len(curves)} of 10 epochs" in printed.export_text()
+    assert result.budget == record
 
 
 def test_an_hours_budget_counts_the_trials_own_time(ray_session, tmp_path):
@@ -255,8 +267,8 @@ def test_a_plan_splits_the_budget_across_its_stages(ray_session, tmp_path):
     settings = _settings(budget_epochs=10)
     run_dir = tmp_path / "plan"
     run_dir.mkdir()
-    code = run_plan(run_dir, plan, load_recipe("cpu_demo"), settings, console=Console(quiet=True))
-    assert code == 0
+    result = run_plan(run_dir, plan, load_recipe("cpu_demo"), settings, console=Console(quiet=True))
+    assert not result.interrupted
     record = json.loads((run_dir / "budget.json").read_text())
     coarse, focused = record["stages"]
     # nominal costs 18 and 12 of 30: the first stage may spend 6 of the 10 epochs

@@ -20,8 +20,10 @@ def test_the_default_grace_period_is_two_rungs_below_the_full_length(max_epochs,
 
 def test_a_grace_period_that_is_given_is_kept_and_checked():
     assert SearchSettings(max_epochs=52, grace_period=1).grace_period == 1
-    with pytest.raises(ConfigError, match="--grace-period must be between 1 and --max-epochs"):
+    # the library names its parameters (the command line maps them to --grace-period ...)
+    with pytest.raises(ConfigError, match="grace_period must be between 1 and max_epochs") as err:
         SearchSettings(max_epochs=5, grace_period=6)
+    assert err.value.param == "grace_period"
 
 
 def test_tpe_budget_is_tpe_shown_the_trials_at_a_common_budget_with_the_memory_constraint():

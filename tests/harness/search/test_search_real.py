@@ -46,9 +46,7 @@ def _browser():
 def test_report_of_a_real_search_renders_in_headless_chromium(
     ray_session, tmp_path, tiny_overrides
 ):
-    from rich.console import Console
-
-    from harness.cli._report import report_command
+    import harness
 
     base = load_recipe("cpu_demo", tiny_overrides)
     settings = SearchSettings(trials=6, max_epochs=2, grace_period=1, reduction_factor=2, seed=4)
@@ -56,19 +54,18 @@ def test_report_of_a_real_search_renders_in_headless_chromium(
     (result.directory / "spec.json").write_text(
         '{"settings": {"metric": "iou_lesion", "mode": "max"}, "space": "loss_weights"}'
     )
-    code = report_command(
+    written = harness.report(
         [result.directory],
         metric=None,
         epoch=None,
         interactions=1,
         bootstrap=20,
         seed=0,
-        formats="md,html,csv,json",
+        format="md,html,csv,json",
         out=None,
-        console=Console(quiet=True),
     )
-    assert code == 0
     report = result.directory / "report"
+    assert written.paths and all(p.is_file() for p in written.paths)
     names = {p.name for p in report.iterdir()}
     assert {"importance.csv", "importance.json", "report.md", "report.html"} <= names
     browser = _browser()

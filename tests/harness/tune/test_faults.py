@@ -10,7 +10,8 @@ import pandas as pd
 import pytest
 from rich.console import Console
 
-from harness.cli._search import search_command
+import harness
+from harness.cli._search import print_search
 from harness.search import SearchSettings
 from harness.tune import FAULT_ENV as HARNESS_FAULT_ENV
 from search_spaces import ConfigError, apply_overrides, load_recipe, load_space
@@ -35,25 +36,27 @@ def _corrupt_copy(src, dst):
     (dst / "images" / "image7.jpeg").write_bytes(data[: len(data) // 3])
 
 
-def _grid_search(tmp_path, space: str, recipe, trials: int) -> tuple[pd.DataFrame, str]:
-    """A grid search in the test session's Ray; its trial table and its printed output."""
+def _grid_search(
+    tmp_path, space: str, overrides: dict, trials: int
+) -> tuple[pd.DataFrame, str]:
+    """A grid search of cpu_demo with ``overrides`` in the test session's Ray, through the
+    Python API; its trial table and what ``harness search`` prints at its end."""
     (tmp_path / "space.yaml").write_text(space)
     console = Console(record=True, width=200)
-    code = search_command(
-        space_name=str(tmp_path / "space.yaml"),
-        plan_name=None,
-        recipe=recipe,
-        settings=SearchSettings(
-            trials=trials, max_epochs=1, grace_period=1, concurrency=2, sampler="grid"
-        ),
-        budget=1.0,
+    result = harness.search(
+        str(tmp_path / "space.yaml"),
+        recipe="cpu_demo",
+        set={**overrides, "optim.epochs": 1},  # every trial trains max_epochs
+        trials=trials,
+        max_epochs=1,
+        grace_period=1,
+        concurrency=2,
+        sampler="grid",
         name="statuses",
         runs_dir=tmp_path / "runs",
-        address=None,
-        resume=False,
         console=console,
     )
-    assert code == 0
+    assert print_search(result, console) == 0
     trials_table = pd.read_parquet(tmp_path / "runs" / "statuses" / "trials.parquet")
     assert len(trials_table) == trials and trials_table["trial_id"].is_unique
     return trials_table, console.export_text()
@@ -73,16 +76,13 @@ def test_bad_data_and_divergence_are_statuses_of_a_search_that_completes(
     # weight decay of 1e30 makes AdamW's decoupled decay multiply the weights by about -1e25 at
     # each step, so the loss is NaN at step 2 (diverged). The base (skip, 1e-4) completes.
     _corrupt_copy(soybean_root, tmp_path / "data")
-    recipe = load_recipe(
-        "cpu_demo",
-        {
-            **tiny_overrides,
-            "data.root": str(tmp_path / "data"),
-            "data.max_image_side": 128,
-            "data.on_bad_sample": "skip",
-            "data.batch_size": 4,
-        },
-    )
+    recipe = {
+        **tiny_overrides,
+        "data.root": str(tmp_path / "data"),
+        "data.max_image_side": 128,
+        "data.on_bad_sample": "skip",
+        "data.batch_size": 4,
+    }
     space = (
         "params:\n"
         "  data.on_bad_sample: {type: categorical, choices: [skip, error]}\n"
@@ -110,7 +110,7 @@ def test_memory_cap_and_oom_are_statuses_and_the_oom_retry_is_a_second_attempt(
     # carries it to the workers), which ends the trial (oom) or, with oom_retry, is followed by a
     # second attempt of the same trial at half batch and double accumulation, which completes.
     monkeypatch.setenv(FAULT_ENV, f"oom@epoch=1,memory.cap={GIB16}")
-    recipe = load_recipe("cpu_demo", tiny_overrides)
+    recipe = tiny_overrides
     space = (
         "params:\n"
         f"  memory.cap: {{type: categorical, choices: [1048576, {GIB16}]}}\n"

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import analysis
-from harness.cli._search import write_search_report
+from harness._report_api import write_search_report
 
 
 def test_a_bug_in_the_analysis_is_reported_with_its_traceback_not_raised(tmp_path, monkeypatch):

@@ -1,0 +1,23 @@
+"""Where the library's one-line messages go: the caller's console, else the log.
+
+A command-line caller passes its console (any object with rich's ``print``); a notebook or a
+script passes none, and the lines go to :mod:`logging` under the module that said them.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+__all__ = ["say"]
+
+
+def say(
+    console: Any | None, message: str, logger: logging.Logger, *, warning: bool = False
+) -> None:
+    """Tell the user ``message``: on ``console`` when one is given (printed as plain text, in
+    yellow when ``warning``), else through ``logger`` (at WARNING or INFO level)."""
+    if console is None:
+        logger.log(logging.WARNING if warning else logging.INFO, "%s", message)
+        return
+    console.print(message, markup=False, highlight=False, style="yellow" if warning else None)
