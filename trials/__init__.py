@@ -15,6 +15,7 @@ from search_spaces import (
     Recipe,
 )
 from trials._check import check_recipe
+from trials._device import check_device
 from trials.train import (
     STATUSES,
     TrialSummary,
@@ -33,6 +34,7 @@ __all__ = [
     "MemoryCapExceeded",
     "Recipe",
     "TrialSummary",
+    "check_device",
     "check_recipe",
     "evaluate_samples",
     "load_checkpoint",

@@ -4,7 +4,8 @@ Hand-made masks and probabilities: lesions of known size (small, medium, large) 
 false-positive components, probabilities set per region. The accumulator's pooled numbers are
 checked against the functions the evaluate path calls (``lesion_counts`` / ``lesion_rates``,
 ``reliability_bins`` / ``expected_calibration_error``, ``brier_score`` on all pixels at once), and
-against the evaluate command's own collector and summaries.
+against the evaluation's own collector (``trials.evaluate.PixelStats``) and summaries
+(``analysis.evaluation.summarize_breakdowns``).
 """
 
 from __future__ import annotations
@@ -13,11 +14,13 @@ import math
 from types import SimpleNamespace
 
 import numpy as np
+import pandas as pd
 import pytest
 
+from analysis.evaluation import lesion_column, summarize_breakdowns
 from analysis.validation._statistics import BREAKDOWN_METRICS as VALIDATION_BREAKDOWNS
-from harness.cli._evaluate_breakdowns import PixelStats, summarize_breakdowns
 from search_spaces import DataError, metric_direction
+from trials.evaluate import PixelStats
 from trials.metrics import (
     BREAKDOWN_METRICS,
     DEFAULT_DETECT_FRACTION,
@@ -96,7 +99,7 @@ def test_the_same_numbers_as_harness_evaluate(images):
         stats(sample, logits, prob)
     got = acc.compute()
     boot = {"n_resamples": 50, "seed": 0, "confidence": 0.95, "method": "percentile"}
-    columns = stats.columns([f"img{i}" for i in range(len(images))])
+    columns = pd.DataFrame(stats.per_image([f"img{i}" for i in range(len(images))], lesion_column))
     sizes, calibration = summarize_breakdowns(stats, columns, boot)
     for name in ("small", "medium", "large"):
         assert got[f"lesion_recall_{name}"] == sizes["strata"][name]["detection_recall"]["value"]
