@@ -67,7 +67,7 @@ def test_the_rule_catches_a_violation(tmp_path: Path) -> None:
 
 def test_importing_the_cli_loads_neither_torch_nor_ray() -> None:
     code = (
-        "import sys, harness.cli, harness.search, harness.ablate, harness.tune, analysis; "
+        "import sys, harness.cli, harness.search, harness.paired, harness.tune, analysis; "
         "print(sorted(m for m in ('torch', 'ray') if m in sys.modules))"
     )
     out = subprocess.run(

@@ -3,30 +3,20 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 
-from harness.cli._options import (
-    AddressOpt,
-    ConcurrencyOpt,
-    CpusOpt,
-    DataOpt,
-    GpusOpt,
-    MaxFailuresOpt,
-    NameOpt,
-    ResumeOpt,
-    RunsDirOpt,
-    SetOpt,
-    StorageOpt,
-    TrainableOpt,
-)
+from harness.cli._console import console
+from harness.cli._paired import api_arguments, cell_options, print_interrupted, print_paired
+from harness.cli._params import in_flags
 
 __all__ = ["ablate"]
 
 
+@cell_options
 def ablate(
+    ctx: typer.Context,
     drop: Annotated[
         list[str] | None,
         typer.Option(
@@ -61,8 +51,6 @@ def ablate(
             "keeps them as they are)."
         ),
     ] = True,
-    data: DataOpt = None,
-    set_: SetOpt = None,
     epochs: Annotated[int | None, typer.Option(help="Training epochs of every cell.")] = None,
     metric: Annotated[
         str | None, typer.Option(help="Main metric (default: the recipe's optim.monitor).")
@@ -75,11 +63,6 @@ def ablate(
         ),
     ] = None,
     alpha: Annotated[float, typer.Option(help="Significance level of the verdicts.")] = 0.05,
-    concurrency: ConcurrencyOpt = 2,
-    cpus_per_trial: CpusOpt = 1.0,
-    gpus_per_trial: GpusOpt = None,
-    trainable: TrainableOpt = None,
-    max_failures: MaxFailuresOpt = 2,
     path: Annotated[
         Path | None,
         typer.Option(
@@ -95,11 +78,7 @@ def ablate(
             "experiment's trials (Biedenkapp et al. 2017) instead of running them."
         ),
     ] = False,
-    address: AddressOpt = None,
-    storage: StorageOpt = None,
-    name: NameOpt = None,
-    runs_dir: RunsDirOpt = Path("runs"),
-    resume: ResumeOpt = False,
+    **cells: Any,
 ) -> None:
     """What each component is worth: every variant with the same paired seeds, at full length.
 
@@ -108,34 +87,12 @@ def ablate(
     seeds could detect; writes cells.parquet, ablation.csv/.json/.md and forest.png into
     RUNS_DIR/NAME (`harness report` renders it). Example: harness ablate --drop boundary --seeds 3
     """
-    import sys
+    arguments = api_arguments(locals())
+    import harness
 
-    from harness.cli._ablate_cmd import AblateRequest, ablate_command
-
-    request = AblateRequest(
-        drops=tuple(drop or ()),
-        onlys=tuple(only or ()),
-        base=base,
-        seeds=seeds,
-        renormalize=renormalize,
-        data=data,
-        sets=tuple(set_ or ()),
-        epochs=epochs,
-        metric=metric,
-        mode=mode,
-        alpha=alpha,
-        concurrency=concurrency,
-        cpus_per_trial=cpus_per_trial,
-        gpus_per_trial=gpus_per_trial,
-        trainable=trainable,
-        max_failures=max_failures,
-        path=path,
-        surrogate=surrogate,
-        name=name,
-        runs_dir=runs_dir,
-        address=address,
-        storage=storage,
-        resume=resume,
-        command="ablate " + " ".join(sys.argv[2:]),
-    )
-    raise typer.Exit(ablate_command(request, Console()))
+    with in_flags(ctx.command):
+        result = harness.ablate(**arguments, console=console)
+    code = print_paired(result, console)
+    if result.interrupted:
+        code = print_interrupted(result, "ablate", cells["runs_dir"], console)
+    raise typer.Exit(code)

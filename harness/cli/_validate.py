@@ -3,30 +3,20 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 
-from harness.cli._options import (
-    AddressOpt,
-    ConcurrencyOpt,
-    CpusOpt,
-    DataOpt,
-    GpusOpt,
-    MaxFailuresOpt,
-    NameOpt,
-    ResumeOpt,
-    RunsDirOpt,
-    SetOpt,
-    StorageOpt,
-    TrainableOpt,
-)
+from harness.cli._console import console
+from harness.cli._paired import api_arguments, cell_options, print_interrupted, print_paired
+from harness.cli._params import in_flags
 
 __all__ = ["validate"]
 
 
+@cell_options
 def validate(
+    ctx: typer.Context,
     run: Annotated[
         Path | None,
         typer.Argument(
@@ -71,21 +61,10 @@ def validate(
             "does not know; default: the metric's)."
         ),
     ] = None,
-    data: DataOpt = None,
-    set_: SetOpt = None,
     epochs: Annotated[
         int | None, typer.Option(help="Training epochs of every cell (both configurations).")
     ] = None,
-    concurrency: ConcurrencyOpt = 2,
-    cpus_per_trial: CpusOpt = 1.0,
-    gpus_per_trial: GpusOpt = None,
-    trainable: TrainableOpt = None,
-    max_failures: MaxFailuresOpt = 2,
-    address: AddressOpt = None,
-    storage: StorageOpt = None,
-    name: NameOpt = None,
-    runs_dir: RunsDirOpt = Path("runs"),
-    resume: ResumeOpt = False,
+    **cells: Any,
 ) -> None:
     """Did the search really help: its best configuration against a reference on fresh folds.
 
@@ -99,31 +78,12 @@ def validate(
     (`harness report` renders it); --resume --name NAME runs only the missing cells.
     Example: harness validate runs/search-lr --folds 5 --seeds 3
     """
-    import sys
+    arguments = api_arguments(locals())
+    import harness
 
-    from harness.cli._validate_cmd import ValidateRequest, validate_command
-
-    request = ValidateRequest(
-        run=run,
-        config=config,
-        against=against,
-        folds=folds,
-        seeds=seeds,
-        metric=metric,
-        mode=mode,
-        data=data,
-        sets=tuple(set_ or ()),
-        epochs=epochs,
-        concurrency=concurrency,
-        cpus_per_trial=cpus_per_trial,
-        gpus_per_trial=gpus_per_trial,
-        trainable=trainable,
-        max_failures=max_failures,
-        address=address,
-        storage=storage,
-        name=name,
-        runs_dir=runs_dir,
-        resume=resume,
-        command="validate " + " ".join(sys.argv[2:]),
-    )
-    raise typer.Exit(validate_command(request, Console()))
+    with in_flags(ctx.command):
+        result = harness.validate(**arguments, console=console)
+    code = print_paired(result, console)
+    if result.interrupted:
+        code = print_interrupted(result, "validate", cells["runs_dir"], console)
+    raise typer.Exit(code)

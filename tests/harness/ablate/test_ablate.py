@@ -15,9 +15,9 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from harness.ablate import (
+from harness.paired import (
     AblationDesign,
-    AblationSettings,
+    PairedSettings,
     build_variants,
     run_cells,
     run_cells_inline,
@@ -100,7 +100,8 @@ def test_cells_pair_seeds_across_variants(demo):
     cells = design.cells()
     assert list(cells)[:2] == ["full/s0", "drop_boundary/s0"]
     for k in range(3):
-        assert cells[f"full/s{k}"]["seed"] == cells[f"drop_boundary/s{k}"]["seed"] == demo.seed + k
+        full, drop = cells[f"full/s{k}"].overrides, cells[f"drop_boundary/s{k}"].overrides
+        assert full["seed"] == drop["seed"] == demo.seed + k
 
 
 # ------------------------------------------------------------------- power and honesty
@@ -110,7 +111,7 @@ def _simulate(demo, drop: str, n_sim: int = 200, seeds: int = 5) -> np.ndarray:
     """p of the paired t-test (Holm over the one variant = p) in ``n_sim`` seeded ablations."""
     from analysis import ablation_statistics
 
-    settings = AblationSettings(trainable=TOY)
+    settings = PairedSettings(trainable=TOY)
     ps = []
     for i in range(n_sim):
         base = apply_overrides(demo, {"seed": 1000 + seeds * i}, source="simulation")
@@ -143,9 +144,9 @@ def test_power_and_honesty_of_200_simulated_ablations(demo):
 
 def test_cells_on_ray_equal_the_inline_backend(ray_session, demo, tmp_path):
     design = AblationDesign(demo, build_variants(demo, ["boundary", "attention"], []), 2)
-    settings = AblationSettings(trainable=TOY)
+    settings = PairedSettings(trainable=TOY)
 
-    cells, interrupted = run_cells(tmp_path / "abl", design, settings, console=None)
+    cells, interrupted, _ = run_cells(tmp_path / "abl", design, settings, console=None)
 
     assert not interrupted and len(cells) == 6 and (cells["status"] == "completed").all()
     inline = run_cells_inline(design, settings)
@@ -164,7 +165,7 @@ def test_real_training_ablation_on_ray(ray_session, tiny_overrides, tmp_path):
     base = apply_overrides(load_recipe("cpu_demo"), tiny_overrides, source="test")
     design = AblationDesign(base, build_variants(base, ["boundary"], []), 2)
 
-    cells, interrupted = run_cells(tmp_path / "real", design, AblationSettings(), console=None)
+    cells, interrupted, _ = run_cells(tmp_path / "real", design, PairedSettings(), console=None)
 
     assert not interrupted and len(cells) == 4
     assert (cells["status"] == "completed").all()

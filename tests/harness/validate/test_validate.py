@@ -3,7 +3,6 @@ command end to end on real cpu_demo training (Ray), with --resume and ``harness 
 
 from __future__ import annotations
 
-import io
 import json
 import subprocess
 import sys
@@ -12,15 +11,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from rich.console import Console
 from scipy import stats
 from statsmodels.stats.multitest import multipletests
 from typer.testing import CliRunner
 
+import harness
 from analysis.validation import validation_statistics
-from harness.ablate import AblationSettings
-from harness.cli._validate_cmd import ValidateRequest, validate_command
-from harness.validate import ValidationDesign, make_folds, run_validation, write_folds
+from harness.paired import PairedSettings, ValidationDesign, make_folds, run_cells, write_folds
 from search_spaces import ConfigError, DataError, apply_overrides, load_recipe
 from trials.data import Sample, kfold_ids, load_splits, make_split
 
@@ -88,7 +85,7 @@ def test_fold_splits_are_disjoint_cover_the_non_test_images_and_keep_the_test_sp
         assert sorted(s.id for s in loaded.val) == split["val"]
         assert sorted(s.id for s in loaded.test) == test
     assert sorted(seen) == non_test  # every non-test image is validated on exactly once
-    with pytest.raises(ConfigError, match="--folds 11: more folds than the 10 images"):
+    with pytest.raises(ConfigError, match="folds 11: more than the 10 images"):
         make_folds(tiny, 11, None)
 
 
@@ -180,8 +177,8 @@ def test_lesion_size_and_calibration_metrics_join_the_family_with_their_directio
 def test_identical_configurations_on_ray_are_not_distinguishable(ray_session, tiny, tmp_path):
     design = ValidationDesign(tiny, tiny, folds=2, seeds=3)
 
-    cells, interrupted, ran = run_validation(
-        tmp_path / "same", design, AblationSettings(trainable=TOY), console=None
+    cells, interrupted, ran = run_cells(
+        tmp_path / "same", design, PairedSettings(trainable=TOY), console=None
     )
 
     assert not interrupted and ran == 12 and len(cells) == 12
@@ -282,22 +279,22 @@ def test_cli_validate_end_to_end_resume_and_report(ray_session, tiny, tmp_path):
 def test_bad_input_fails_before_ray_with_the_rule(tiny, tmp_path):
     run = _experiment(tmp_path, tiny)
     runs = tmp_path / "runs"
-    console = Console(file=io.StringIO())
 
     def call(**kw) -> None:
-        validate_command(ValidateRequest(runs_dir=runs, **kw), console)
+        harness.validate(runs_dir=runs, **kw)
 
-    with pytest.raises(ConfigError, match=r"RUN .*nowhere: no such experiment directory"):
+    # the API names its parameters; the command line maps them to its flags (below)
+    with pytest.raises(ConfigError, match=r"run .*nowhere: no such experiment directory"):
         call(run=tmp_path / "nowhere")
-    with pytest.raises(ConfigError, match="--folds must be >= 2"):
+    with pytest.raises(ConfigError, match="folds must be >= 2"):
         call(run=run, folds=1)
-    with pytest.raises(ConfigError, match="--folds 50: more folds than the 10 images"):
+    with pytest.raises(ConfigError, match="folds 50: more than the 10 images"):
         call(run=run, folds=50)
-    with pytest.raises(ConfigError, match="--against 'nope': unknown recipe 'nope'"):
+    with pytest.raises(ConfigError, match="against 'nope': unknown recipe 'nope'"):
         call(run=run, against="nope")
     with pytest.raises(ConfigError, match="not a search directory"):
         call(run=tmp_path)
-    with pytest.raises(ConfigError, match=r"a search directory .* or --config"):
+    with pytest.raises(ConfigError, match=r"a search directory .* or config"):
         call()
     assert not runs.exists()  # nothing was left behind
     res = subprocess.run(

@@ -22,8 +22,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from harness.ablate import base_from_experiment, best_configuration, resolve_base
-from search_spaces import ConfigError, Recipe, apply_overrides, flatten, load_recipe
+from harness.paired._design import Cell
+from harness.paired._variants import (
+    base_from_experiment,
+    best_configuration,
+    resolve_base,
+    settings_of,
+)
+from search_spaces import ConfigError, Recipe, apply_overrides, flatten, load_recipe, read_spec
 
 __all__ = [
     "CANDIDATE",
@@ -83,7 +89,8 @@ def _plan_best(directory: Path, mode: str) -> float | None:
 
 
 def resolve_candidate(run: Path | None, config: Path | None) -> Candidate:
-    """The candidate of ``harness validate RUN`` or ``--config PATH``.
+    """The candidate: the best configuration of the search directory ``run``, or the recipe
+    file ``config``.
 
     Raises:
         ConfigError: neither or both given, no such directory or file, not a search directory,
@@ -91,38 +98,41 @@ def resolve_candidate(run: Path | None, config: Path | None) -> Candidate:
     """
     if (run is None) == (config is None):
         raise ConfigError(
-            "harness validate needs one configuration to validate: a search directory (RUN, "
-            "e.g. runs/X) or --config PATH.yaml, not " + ("both" if run else "neither")
+            "validate needs one configuration to validate: a search directory (run, "
+            "e.g. runs/X) or config PATH.yaml, not " + ("both" if run else "neither"),
+            param="run",
         )
     if config is not None:
         if not config.is_file():
-            raise ConfigError(f"--config {config}: no such recipe file")
+            raise ConfigError(f"config {config}: no such recipe file", param="config")
         return Candidate(load_recipe(config), f"recipe {config}")
     run = Path(str(run))
     if not run.is_dir():
-        raise ConfigError(f"RUN {run}: no such experiment directory (give runs/NAME of a search)")
+        raise ConfigError(
+            f"run {run}: no such experiment directory (give runs/NAME of a search)", param="run"
+        )
     if (run / "plan_summary.json").is_file() and (run / "spec.json").is_file():
         recipe, source = base_from_experiment(run)
-        spec = json.loads((run / "spec.json").read_text())
-        settings = {"metric": "iou_lesion", "mode": "max", **(spec.get("settings") or {})}
+        spec = read_spec(run, "a search")
+        settings = settings_of(spec)
         best = _plan_best(run, settings["mode"])
     else:
-        params, spec, row = best_configuration(run, "RUN")
-        settings = spec["settings"]
-        base = Recipe.model_validate(spec["recipe"])
+        params, spec, row = best_configuration(run, "run")
+        settings = settings_of(spec)
+        base = Recipe.model_validate(spec.recipe)
         recipe = apply_overrides(base, params, source=f"best trial of {run}")
         value = row[f"final.{settings['metric']}"]
         source = f"best trial {row['trial_id']} of {run} ({settings['metric']} {value:.4g})"
         best = float(value)
-    base = Recipe.model_validate(spec["recipe"])
+    base = Recipe.model_validate(spec.recipe)
     return Candidate(recipe, source, run, base, dict(settings), best)
 
 
 def resolve_reference(
     against: str | None, candidate: Candidate, *, has_gpu: bool | None
 ) -> tuple[Recipe, str]:
-    """The reference named by ``--against`` (default: the experiment's base recipe, or ``auto``
-    for ``--config``).
+    """The reference named by ``against`` (default: the experiment's base recipe, or ``auto``
+    for a ``config`` candidate).
 
     Raises:
         ConfigError: an unknown recipe name, a missing file, or a directory that is not a search.
@@ -133,8 +143,9 @@ def resolve_reference(
         return resolve_base(against or "auto", has_gpu=has_gpu)
     except ConfigError as exc:
         raise ConfigError(
-            f"--against {against!r}: {exc} (--against takes stage1pp, cpu_demo, a recipe YAML "
-            "or runs/Y, an experiment whose best configuration is the reference)"
+            f"against {against!r}: {exc} (it takes stage1pp, cpu_demo, a recipe YAML "
+            "or runs/Y, an experiment whose best configuration is the reference)",
+            param="against",
         ) from None
 
 
@@ -150,21 +161,24 @@ def align_data(candidate: Recipe, reference: Recipe) -> tuple[Recipe, list[str]]
 
 @dataclass(frozen=True)
 class ValidationDesign:
-    """Both configurations, the folds and the seeds every cell runs with."""
+    """Both configurations, the folds and the seeds every cell runs with: a design of
+    :mod:`harness.paired` whose cells pair up by (fold, seed), each reading its fold's split."""
 
     candidate: Recipe
     reference: Recipe
     folds: int
     seeds: int
+    kind: str = "validation"
 
     def __post_init__(self) -> None:
         if self.folds < 2:
             raise ConfigError(
-                f"--folds must be >= 2 (each fold is validated on while the others train), "
-                f"got {self.folds}"
+                f"folds must be >= 2 (each fold is validated on while the others train), "
+                f"got {self.folds}",
+                param="folds",
             )
         if self.seeds < 1:
-            raise ConfigError(f"--seeds must be >= 1, got {self.seeds}")
+            raise ConfigError(f"seeds must be >= 1, got {self.seeds}", param="seeds")
 
     def recipe(self, variant: str) -> Recipe:
         """The configuration of ``candidate`` or ``reference``."""
@@ -174,21 +188,26 @@ class ValidationDesign:
         """The recipe ``seed`` of seed ``j`` (the same in both configurations)."""
         return self.reference.seed + j
 
-    def cells(self) -> dict[str, tuple[str, int, int]]:
-        """Cell id (``"candidate/f2/s1"``) -> (variant, fold, recipe seed), fold-major and the
-        reference first, so the first cells to finish already pair up."""
-        return {
-            f"{v}/f{f}/s{j}": (v, f, self.seed_value(j))
+    def cells(self) -> dict[str, Cell]:
+        """Cell id (``"candidate/f2/s1"``) -> cell, fold-major and the reference first, so the
+        first cells to finish already pair up."""
+        cells = (
+            Cell(
+                v,
+                {"fold": f, "seed": j},
+                self.recipe(v),
+                {"seed": self.seed_value(j)},
+                fold_dir(Path(), f).name,
+            )
             for f in range(self.folds)
             for j in range(self.seeds)
             for v in VARIANTS
-        }
+        )
+        return {c.id: c for c in cells}
 
-    @staticmethod
-    def parse_cell(cell: str) -> tuple[str, int, int]:
-        """``("candidate", 2, 1)`` (variant, fold, seed index) from ``"candidate/f2/s1"``."""
-        variant, fold, seed = cell.split("/")
-        return variant, int(fold[1:]), int(seed[1:])
+    def shared_split(self) -> None:
+        """No split is shared: each cell reads its fold's."""
+        return None
 
 
 @dataclass(frozen=True)
@@ -222,8 +241,7 @@ def make_folds(recipe: Recipe, k: int, experiment: Path | None) -> FoldPlan:
 
     same_data = experiment is not None and (experiment / "split.json").is_file()
     if same_data:
-        spec = json.loads((experiment / "spec.json").read_text())
-        theirs = flatten(Recipe.model_validate(spec["recipe"]))
+        theirs = flatten(Recipe.model_validate(read_spec(experiment).recipe))
         mine = flatten(recipe)
         same_data = all(theirs.get(p) == mine.get(p) for p in mine if p.startswith(_DATA_SOURCE))
     loaded = load_splits(recipe.data, experiment if same_data else None)
@@ -235,9 +253,10 @@ def make_folds(recipe: Recipe, k: int, experiment: Path | None) -> FoldPlan:
     pool = [*loaded.train, *loaded.val]
     if k > len(pool):
         raise ConfigError(
-            f"--folds {k}: more folds than the {len(pool)} images outside the test split of "
-            f"{loaded.source}; every fold needs at least one validation image (use --folds "
-            f"{len(pool)} or fewer)"
+            f"folds {k}: more than the {len(pool)} images outside the test split of "
+            f"{loaded.source}; every fold needs at least one validation image (use folds "
+            f"{len(pool)} or fewer)",
+            param="folds",
         )
     folds = kfold_ids(pool, k, seed=recipe.data.split.seed)
     fraction = {s.id: s.lesion_fraction for s in pool}

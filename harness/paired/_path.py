@@ -16,13 +16,14 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-from rich.console import Console
 
-from harness.ablate._design import AblationDesign, best_configuration
-from harness.ablate._runner import CELLS, AblationSettings, run_cells
+from harness.paired._cells import run_cells
+from harness.paired._say import say
+from harness.paired._settings import PairedSettings
+from harness.paired._variants import AblationDesign, best_configuration, settings_of
 from search_spaces import Recipe, TrialStatus, Variant, flatten
 
-__all__ = ["experiment_target", "run_path", "surrogate_steps"]
+__all__ = ["experiment_target", "path_markdown", "run_path", "surrogate_steps", "write_path"]
 
 
 def experiment_target(directory: Path) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -32,9 +33,9 @@ def experiment_target(directory: Path) -> tuple[dict[str, Any], dict[str, Any]]:
     Raises:
         ConfigError: not a search directory, or no trial with a value.
     """
-    params, spec, _ = best_configuration(directory, "--path")
+    params, spec, _ = best_configuration(directory, "path")
     params.pop("optim.epochs", None)
-    return params, spec["settings"]
+    return params, settings_of(spec)
 
 
 def _round(
@@ -42,24 +43,14 @@ def _round(
     base: Recipe,
     batch: Sequence[Mapping[str, Any]],
     seeds: int,
-    settings: AblationSettings,
-    console: Console | None,
+    settings: PairedSettings,
+    console: Any,
 ) -> list[float]:
     """Run (or read back) one step's candidates; the mean of the metric over their seeds."""
     variants = tuple(Variant(f"c{j:02d}", "candidate", dict(cfg)) for j, cfg in enumerate(batch))
     design = AblationDesign(base, variants, seeds)
-    expected = len(design.cells())
-    cells = pd.read_parquet(directory / CELLS) if (directory / CELLS).is_file() else None
-    done = (
-        cells is not None
-        and len(cells) == expected
-        and cells["status"].ne(TrialStatus.RUNNING).all()
-    )
-    if not done:
-        from harness.tune import can_restore
-
-        resume = can_restore(directory.resolve(), settings.storage) if directory.exists() else False
-        cells, _ = run_cells(directory, design, settings, console=console, resume=resume)
+    # a finished round is read back; an unfinished one continues from Ray's state, if any
+    cells = run_cells(directory, design, settings, console=console, resume=True).cells
     ok = cells[cells["status"] == TrialStatus.COMPLETED]
     means = ok.groupby("variant")[settings.metric].mean() if not ok.empty else pd.Series()
     return [float(means.get(v.name, math.nan)) for v in variants]
@@ -70,9 +61,9 @@ def run_path(
     base: Recipe,
     target: Mapping[str, Any],
     seeds: int,
-    settings: AblationSettings,
+    settings: PairedSettings,
     *,
-    console: Console | None,
+    console: Any,
 ) -> Any:
     """The ablation path with real runs, rounds in ``directory/path/step_NN``."""
     from analysis import ablation_path
@@ -82,18 +73,16 @@ def run_path(
 
     def evaluate(batch: Sequence[Mapping[str, Any]]) -> list[float]:
         k = next(rounds)
-        if console is not None:
-            label = "the base configuration" if k == 0 else f"{len(batch)} candidate(s)"
-            console.print(f"[bold]path step {k}[/]: {label} x {seeds} seed(s)")
+        label = "the base configuration" if k == 0 else f"{len(batch)} candidate(s)"
+        say(console, f"path step {k}: {label} x {seeds} seed(s)")
         return _round(directory / "path" / f"step_{k:02d}", base, batch, seeds, settings, console)
 
     def on_step(step: Any) -> None:
-        if console is not None:
-            console.print(
-                f"  step {step.step}: {step.parameter} {step.source_value!r} -> "
-                f"{step.target_value!r}: {settings.metric} {step.value:.4g} "
-                f"(gain {step.gain:+.4g})"
-            )
+        say(
+            console,
+            f"  step {step.step}: {step.parameter} {step.source_value!r} -> "
+            f"{step.target_value!r}: {settings.metric} {step.value:.4g} (gain {step.gain:+.4g})",
+        )
 
     return ablation_path(
         source, target, evaluate, mode=settings.mode, method="runs", on_step=on_step
@@ -112,3 +101,41 @@ def surrogate_steps(
     path, facts = surrogate_path(fidelity.table, "value", source, target, mode=mode)
     facts["fidelity"] = fidelity.rule
     return path, facts
+
+
+def _short(value: Any) -> str:
+    return f"{value:.4g}" if isinstance(value, float) else str(value)
+
+
+def path_markdown(path: Any, title: str, method: str, metric: str) -> str:
+    """The path as Markdown: its title, its method and one row per step."""
+    lines = [
+        f"# Ablation path: {title}",
+        "",
+        f"Method: {method}; {metric} at the start {path.source_value:.4g}, "
+        f"total gain {path.total_gain:+.4g}.",
+        "",
+        f"| step | parameter | from | to | {metric} | gain | share |",
+        "|---:|---|---:|---:|---:|---:|---:|",
+    ]
+    for r in path.table().itertuples(index=False):
+        share = "" if math.isnan(r.share) else f"{100 * r.share:.0f}%"
+        lines.append(
+            f"| {r.step} | {r.parameter} | {_short(r[2])} | {_short(r[3])} | {r.value:.4g} "
+            f"| {r.gain:+.4g} | {share} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def write_path(run_dir: Path, path: Any, doc: Mapping[str, Any], method: str) -> list[Path]:
+    """Write ``path.csv``, ``path.json`` (``doc`` and the path) and ``path.md`` into
+    ``run_dir``; ``doc`` holds ``source``, ``target`` and ``metric``."""
+    from harness.tune import write_json
+
+    run_dir.mkdir(parents=True, exist_ok=True)
+    paths = [run_dir / "path.csv", run_dir / "path.json", run_dir / "path.md"]
+    path.table().to_csv(paths[0], index=False)
+    write_json(paths[1], {**doc, **path.to_dict()})
+    title = f"{doc['source']} -> {doc['target'].replace('best trial of', 'best of')}"
+    paths[2].write_text(path_markdown(path, title, method, doc["metric"]))
+    return paths

@@ -14,39 +14,41 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from harness.paired._design import Cell
 from search_spaces import (
     ConfigError,
     Recipe,
+    RunSpec,
     Variant,
     apply_overrides,
     list_components,
     load_recipe,
+    read_spec,
     variant_drop,
     variant_only,
 )
 
 __all__ = [
     "BASELINE",
-    "CELL_KEY",
     "AblationDesign",
     "base_from_experiment",
     "best_configuration",
     "build_variants",
     "resolve_base",
+    "settings_of",
 ]
 
 BASELINE = "full"
-# the cell a Ray trial runs ("<variant>/s<k>"); the "~" keeps it out of the recipe values
-CELL_KEY = "ablation~cell"
 
 
 def best_configuration(
-    directory: Path, option: str = "--base"
-) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
+    directory: Path, option: str = "base"
+) -> tuple[dict[str, Any], RunSpec, dict[str, Any]]:
     """The searched values of the best trial of a search directory, its spec and its row.
 
     Returns:
-        (dotted path -> value of every recipe value the trial set, spec.json, the trial's row).
+        (dotted path -> value of every recipe value the trial set, spec.json with its settings'
+        ``metric`` and ``mode`` filled in, the trial's row).
 
     Raises:
         ConfigError: not a search directory, or no trial finished with a value.
@@ -61,24 +63,30 @@ def best_configuration(
         raise ConfigError(
             f"{option} {directory}: not a search directory (expected spec.json and "
             "trials.parquet from harness search; of a plan, give plan_summary.json's folder or "
-            "one stage folder)"
+            "one stage folder)",
+            param=option,
         )
-    spec = json.loads(spec_path.read_text())
-    settings = spec.setdefault("settings", {})
-    settings.setdefault("metric", "iou_lesion")
-    settings.setdefault("mode", "max")
+    spec = read_spec(directory, "a search")
+    spec = spec.updated(settings=settings_of(spec))
+    settings = settings_of(spec)
     best = best_row(pd.read_parquet(trials_path), settings["metric"], settings["mode"])
     if best is None:
         raise ConfigError(
-            f"{option} {directory}: no trial finished with a value of {settings['metric']}"
+            f"{option} {directory}: no trial finished with a value of {settings['metric']}",
+            param=option,
         )
-    known = set(flatten(Recipe.model_validate(spec["recipe"])))
+    known = set(flatten(Recipe.model_validate(spec.recipe)))
     params = {
         k: _native(v)
         for k, v in best.items()
         if k in known and not (isinstance(v, float) and v != v)  # NaN: not set in this trial
     }
     return params, spec, dict(best)
+
+
+def settings_of(spec: RunSpec) -> dict[str, Any]:
+    """A search's settings, ``metric`` and ``mode`` filled in for directories older than them."""
+    return {"metric": "iou_lesion", "mode": "max", **(spec.settings or {})}
 
 
 def base_from_experiment(directory: Path) -> tuple[Recipe, str]:
@@ -93,8 +101,8 @@ def base_from_experiment(directory: Path) -> tuple[Recipe, str]:
         if data.get("best_recipe"):
             return Recipe.model_validate(data["best_recipe"]), f"best of plan {directory}"
     params, spec, best = best_configuration(directory)
-    metric = spec["settings"]["metric"]
-    base = Recipe.model_validate(spec["recipe"])
+    metric = settings_of(spec)["metric"]
+    base = Recipe.model_validate(spec.recipe)
     recipe = apply_overrides(base, params, source=f"best trial of {directory}")
     value = best[f"final.{metric}"]
     return recipe, f"best trial {best['trial_id']} of {directory} ({metric} {value:.4g})"
@@ -105,7 +113,7 @@ def _native(value: Any) -> Any:
 
 
 def resolve_base(base: str, *, has_gpu: bool | None = None) -> tuple[Recipe, str]:
-    """The base configuration named by ``--base``: ``auto``, a recipe name, a YAML path or an
+    """The base configuration named by ``base``: ``auto``, a recipe name, a YAML path or an
     experiment directory. Returns the recipe and a description of where it came from."""
     if base == "auto":
         if has_gpu is None:
@@ -121,34 +129,35 @@ def resolve_base(base: str, *, has_gpu: bool | None = None) -> tuple[Recipe, str
 
 @dataclass(frozen=True)
 class AblationDesign:
-    """The variants (the full configuration first) and the seeds every variant runs with."""
+    """The variants (the full configuration first) and the seeds every variant runs with: a
+    design of :mod:`harness.paired` whose cells pair up by seed and share one data split."""
 
     base: Recipe
     variants: tuple[Variant, ...]
     seeds: int
+    kind: str = "ablation"
 
     def __post_init__(self) -> None:
         if self.seeds < 1:
-            raise ConfigError(f"--seeds must be >= 1, got {self.seeds}")
+            raise ConfigError(f"seeds must be >= 1, got {self.seeds}", param="seeds")
 
     def seed_value(self, k: int) -> int:
         """The recipe ``seed`` of seed ``k`` (the same in every variant)."""
         return self.base.seed + k
 
-    def cells(self) -> dict[str, dict[str, Any]]:
-        """Cell id -> the recipe overrides of that cell, in run order (seed-major, so the
-        first completed cells already pair up)."""
-        out: dict[str, dict[str, Any]] = {}
-        for k in range(self.seeds):
-            for v in self.variants:
-                out[f"{v.name}/s{k}"] = {**v.overrides, "seed": self.seed_value(k)}
-        return out
+    def cells(self) -> dict[str, Cell]:
+        """Cell id (``"drop_boundary/s2"``) -> cell, in run order (seed-major, so the first
+        completed cells already pair up)."""
+        cells = (
+            Cell(v.name, {"seed": k}, self.base, {**v.overrides, "seed": self.seed_value(k)})
+            for k in range(self.seeds)
+            for v in self.variants
+        )
+        return {c.id: c for c in cells}
 
-    @staticmethod
-    def parse_cell(cell: str) -> tuple[str, int]:
-        """``("drop_boundary", 2)`` from ``"drop_boundary/s2"``."""
-        variant, _, seed = cell.rpartition("/s")
-        return variant, int(seed)
+    def shared_split(self) -> Recipe:
+        """Every cell reads the base recipe's one split."""
+        return self.base
 
 
 def build_variants(
@@ -158,18 +167,18 @@ def build_variants(
     *,
     renormalize: bool = True,
 ) -> tuple[Variant, ...]:
-    """The full configuration plus one variant per ``--drop`` and ``--only``.
+    """The full configuration plus one variant per ``drops`` and ``onlys`` entry.
 
-    ``--drop each`` is one variant per component (leave-one-out); ``--drop a+b`` drops both in one
-    variant.
+    ``each`` is one variant per component (leave-one-out); ``a+b`` drops both in one variant.
 
     Raises:
         ConfigError: no variant asked for, an unknown component, a duplicate variant.
     """
     if not drops and not onlys:
         raise ConfigError(
-            "nothing to ablate: give --drop COMPONENT (repeatable, or 'each') or --only TERM; "
-            f"components: {', '.join(list_components())}"
+            "nothing to ablate: give drop COMPONENT (repeatable, or 'each') or only TERM; "
+            f"components: {', '.join(list_components())}",
+            param="drop",
         )
     variants = [Variant(BASELINE, "the full configuration", {})]
     names: list[list[str]] = []

@@ -1,0 +1,385 @@
+"""``harness.ablate`` and ``harness.validate``: what their commands do, from Python.
+
+    import harness
+    result = harness.ablate("boundary", seeds=3, epochs=2)
+    result.main            # the main metric's rows: Δ, intervals, Holm p, verdicts
+    result.sentences       # the verdicts in words
+    harness.ablate(name=result.path.name, resume=True)   # continue an interrupted ablation
+
+    check = harness.validate("runs/search-lr", folds=5, seeds=3)
+    check.sentences[0]     # "iou_lesion: better than the reference by 0.031 [0.012, 0.05] …"
+
+Both are paired experiments on one core (:mod:`harness.paired`): the checks come first (before
+Ray starts), then the run directory with its ``spec.json``, the GPU share, the cells on Ray (or
+only the unfinished ones, with ``resume``), then the statistics, their files and sentences.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from harness.paired._lifecycle import PairedOptions, PairedOutcome, run_paired
+from harness.tune._rundir import param_error
+from search_spaces import RunSpec, TrialStatus
+
+__all__ = ["PairedResult", "ablate", "paired_report", "validate"]
+
+_log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class PairedResult:
+    """What an ablation, an ablation path or a validation produced.
+
+    Attributes:
+        path: the run directory (``spec.json``, ``cells.parquet``, the report's files).
+        kind: ``"ablation"``, ``"ablation_path"`` or ``"validation"``.
+        cells: one row per cell (variant, seed, for a validation fold, status, metrics, costs);
+            empty for a surrogate path.
+        table: the statistics, one row per variant × metric (Δ, intervals, p, Holm p, d_z,
+            MDE, verdict); a path's steps for an ablation path; empty while no table can be
+            made.
+        sentences: the verdicts in words, the main metric's first.
+        interrupted: cells are missing or unfinished (``resume=True`` runs only those).
+        statistics: the analysis result (:class:`analysis.paired.PairedStatistics`, or an
+            :class:`analysis.ablation.AblationPath`), or ``None`` without a table.
+        spec: the run's ``spec.json``, or ``None`` for a path.
+        expected: how many cells the design has.
+        written: the files written.
+        title: a title for the main table.
+        metric: the main metric.
+    """
+
+    path: Path
+    kind: str
+    cells: pd.DataFrame
+    table: pd.DataFrame
+    sentences: list[str]
+    interrupted: bool = False
+    statistics: Any = None
+    spec: RunSpec | None = None
+    expected: int = 0
+    written: list[Path] = field(default_factory=list)
+    title: str = ""
+    metric: str = ""
+
+    @property
+    def main(self) -> pd.DataFrame:
+        """The main metric's rows of the statistics (the whole table for a path)."""
+        if self.table.empty or "metric" not in self.table:
+            return self.table
+        return self.table[self.table["metric"] == self.metric].reset_index(drop=True)
+
+    @property
+    def finished(self) -> int:
+        """How many cells finished."""
+        if self.cells.empty or "status" not in self.cells:
+            return 0
+        return int((self.cells["status"] == TrialStatus.COMPLETED).sum())
+
+
+def _command(name: str, arguments: dict[str, Any], defaults: dict[str, Any]) -> str:
+    """The call as a command line, for people (``spec.json``'s ``command``)."""
+    words = [name]
+    for key, value in arguments.items():
+        if value == defaults.get(key) or value is None:
+            continue
+        flag = "--" + key.replace("_", "-")
+        if isinstance(value, bool):
+            words.append(flag if value else f"--no-{key.replace('_', '-')}")
+        elif isinstance(value, list | tuple):
+            words += [f"{flag} {v}" for v in value]
+        else:
+            words.append(f"{flag} {value}")
+    return " ".join(words)
+
+
+def _options(arguments: dict[str, Any], command: str) -> PairedOptions:
+    known = set(PairedOptions.__dataclass_fields__) - {"sets", "command"}
+    chosen = {k: v for k, v in arguments.items() if k in known}
+    sets = arguments.get("set") or ()
+    chosen["runs_dir"] = Path(chosen.get("runs_dir", "runs"))
+    return PairedOptions(**chosen, sets=tuple(sets), command=command)
+
+
+def _result(outcome: PairedOutcome) -> PairedResult:
+    report = outcome.report
+    statistics = None if report is None else report.statistics
+    return PairedResult(
+        path=outcome.path,
+        kind=str(outcome.spec.kind),
+        cells=outcome.run.cells,
+        table=pd.DataFrame() if statistics is None else statistics.table,
+        sentences=[] if report is None else list(report.sentences),
+        interrupted=outcome.run.interrupted,
+        statistics=statistics,
+        spec=outcome.spec,
+        expected=len(outcome.design.cells()),
+        written=[] if report is None else list(report.written),
+        title="" if report is None else report.title,
+        metric=str(outcome.spec.metric),
+    )
+
+
+def _listed(value: str | Sequence[str] | None) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    return (value,) if isinstance(value, str) else tuple(value)
+
+
+def ablate(
+    drop: str | Sequence[str] | None = None,
+    *,
+    only: str | Sequence[str] | None = None,
+    base: str | None = None,
+    seeds: int = 5,
+    renormalize: bool = True,
+    data: str | Path | None = None,
+    set: Sequence[str] | None = None,
+    epochs: int | None = None,
+    metric: str | None = None,
+    mode: str | None = None,
+    alpha: float = 0.05,
+    concurrency: int = 2,
+    cpus_per_trial: float = 1.0,
+    gpus_per_trial: float | None = None,
+    trainable: str | None = None,
+    max_failures: int = 2,
+    path: str | Path | None = None,
+    surrogate: bool = False,
+    address: str | None = None,
+    storage: str | None = None,
+    name: str | None = None,
+    runs_dir: str | Path = "runs",
+    resume: bool = False,
+    console: Any | None = None,
+) -> PairedResult:
+    """What each component is worth: every variant with the same paired seeds, at full length
+    (what ``harness ablate`` does).
+
+    Args:
+        drop: components to remove, one variant each (``"each"``: leave-one-out of every
+            component; ``"a+b"`` drops both in one variant): focal_tversky, boundary,
+            weighted_ce, soft_dice, region, affinity, query, attention, aux_heads.
+        only: variants whose loss is this single term.
+        base: the full configuration: ``auto`` (stage1pp with a GPU, cpu_demo without),
+            stage1pp, cpu_demo, a YAML path, or ``runs/X`` (the best trial of an experiment).
+            With ``path``: default the experiment's own base recipe.
+        seeds: seeds per variant; seed k is the same in every variant, so results pair up.
+        renormalize: rescale the remaining loss weights to the original total.
+        data: a data folder (default: the recipe's).
+        set: recipe overrides, ``["optim.lr=1e-3", ...]``.
+        epochs: training epochs of every cell.
+        metric, mode: the main metric (default: the recipe's ``optim.monitor``) and its
+            direction (default: the metric's).
+        alpha: significance level of the verdicts.
+        concurrency: cells at once.
+        cpus_per_trial, gpus_per_trial: Ray resources of a cell (GPUs default to an equal
+            share of one GPU when the cluster has one).
+        trainable: ``module:function`` shaped like ``trials.run_trial``.
+        max_failures: restarts of a cell whose worker or node died.
+        path: an experiment directory: walk the ablation path (Fawcett & Hoos 2016) from the
+            base to its best configuration instead.
+        surrogate: with ``path``, predict the steps with a random forest (Biedenkapp et al.
+            2017) instead of running them.
+        address: the Ray cluster (``auto``, ``HOST:PORT``; default ``RAY_ADDRESS`` or local).
+        storage: a shared path or URI for the run directories and Ray's state.
+        name: the run's name (``runs_dir/name``).
+        runs_dir: the folder of run directories.
+        resume: continue the ablation ``name``: only its unfinished cells run.
+        console: a rich console for live progress; ``None`` logs through :mod:`logging`.
+
+    Returns:
+        The :class:`PairedResult` (``kind`` ``"ablation"`` or ``"ablation_path"``).
+
+    Raises:
+        ConfigError: a bad value, an unknown component, a recipe the variants break (before
+            Ray starts), or a ``resume`` of a directory that is not an ablation.
+    """
+    arguments = dict(locals())
+    arguments.pop("console")
+    arguments["drop"], arguments["only"] = _listed(drop), _listed(only)
+    command = _command("ablate", arguments, _ABLATE_DEFAULTS)
+    options = _options(arguments, command)
+    if surrogate and path is None:
+        # one name: "path" is also a word of the message
+        raise param_error(
+            "surrogate predicts an ablation path: give path runs/X with it", "surrogate"
+        )
+    if path is not None:
+        if arguments["drop"] or arguments["only"]:
+            raise param_error(
+                "path walks to an experiment's best; it does not take drop or only",
+                "path",
+                "drop",
+                "only",
+            )
+        return _path(Path(path), options, base, surrogate, console)
+    from harness.paired._ablation import AblationKind
+
+    kind = AblationKind(arguments["drop"], arguments["only"], base, renormalize, alpha)
+    return _result(run_paired(kind, options, console))
+
+
+_ABLATE_DEFAULTS = {
+    "drop": (),
+    "only": (),
+    "seeds": 5,
+    "renormalize": True,
+    "alpha": 0.05,
+    "concurrency": 2,
+    "cpus_per_trial": 1.0,
+    "max_failures": 2,
+    "surrogate": False,
+    "runs_dir": "runs",
+    "resume": False,
+}
+
+
+def _path(
+    experiment: Path, options: PairedOptions, base: str | None, surrogate: bool, console: Any
+) -> PairedResult:
+    from harness.paired._ablation import run_ablation_path
+
+    if options.seeds < 1:
+        raise param_error(f"seeds must be >= 1, got {options.seeds}", "seeds")
+    outcome = run_ablation_path(
+        experiment, options, base=base, surrogate=surrogate, console=console
+    )
+    steps = outcome.steps
+    sentences = [
+        f"step {s.step}: {s.parameter} {s.source_value!r} -> {s.target_value!r}: "
+        f"{outcome.metric} {s.value:.4g} (gain {s.gain:+.4g})"
+        for s in steps.steps
+    ]
+    return PairedResult(
+        path=outcome.path,
+        kind="ablation_path",
+        cells=pd.DataFrame(),
+        table=steps.table(),
+        sentences=sentences,
+        statistics=steps,
+        written=outcome.written,
+        title=f"ablation path ({steps.method}): start {outcome.metric} "
+        f"{steps.source_value:.4g}, total gain {steps.total_gain:+.4g}",
+        metric=outcome.metric,
+    )
+
+
+def validate(
+    run: str | Path | None = None,
+    *,
+    config: str | Path | None = None,
+    against: str | None = None,
+    folds: int = 5,
+    seeds: int = 3,
+    metric: str | None = None,
+    mode: str | None = None,
+    data: str | Path | None = None,
+    set: Sequence[str] | None = None,
+    epochs: int | None = None,
+    concurrency: int = 2,
+    cpus_per_trial: float = 1.0,
+    gpus_per_trial: float | None = None,
+    trainable: str | None = None,
+    max_failures: int = 2,
+    address: str | None = None,
+    storage: str | None = None,
+    name: str | None = None,
+    runs_dir: str | Path = "runs",
+    resume: bool = False,
+    console: Any | None = None,
+) -> PairedResult:
+    """Did the search really help: its best configuration against a reference on fresh folds
+    (what ``harness validate`` does).
+
+    Both configurations retrain on the same ``folds`` × ``seeds`` (the test split untouched);
+    the cells pair up by (fold, seed) and Holm's adjustment spans the metrics.
+
+    Args:
+        run: a search directory (``runs/X``) whose best configuration is validated.
+        config: a recipe YAML to validate instead of a search's best.
+        against: the reference: stage1pp, cpu_demo, a recipe YAML, or ``runs/Y`` (another
+            experiment's best). Default: the search's base recipe (with ``config``: stage1pp
+            with a GPU, cpu_demo without). It reads the candidate's images.
+        folds: folds of the images outside the test split (at least 2).
+        seeds: seeds per fold, the same in both configurations.
+        metric, mode: the main metric of the verdict (default: the experiment's) and its
+            direction.
+        data, set, epochs: the data folder, recipe overrides and training epochs of both
+            configurations.
+        concurrency, cpus_per_trial, gpus_per_trial, trainable, max_failures, address,
+            storage, name, runs_dir: as for :func:`ablate`.
+        resume: continue the validation ``name``: only its unfinished cells run.
+        console: a rich console for live progress; ``None`` logs through :mod:`logging`.
+
+    Returns:
+        The :class:`PairedResult` (``kind`` ``"validation"``; the verdict is
+        ``sentences[0]``, the winner's curse the last sentence when the search had a score).
+
+    Raises:
+        ConfigError: a bad value, neither or both of ``run`` and ``config``, not a search
+            directory, more folds than images (before Ray starts).
+    """
+    arguments = dict(locals())
+    arguments.pop("console")
+    from harness.paired._validation import ValidationKind
+
+    command = _command("validate", arguments, _VALIDATE_DEFAULTS)
+    options = _options(arguments, command)
+    kind = ValidationKind(
+        None if run is None else Path(run),
+        None if config is None else Path(config),
+        against,
+        folds,
+    )
+    return _result(run_paired(kind, options, console))
+
+
+_VALIDATE_DEFAULTS = {**_ABLATE_DEFAULTS, "folds": 5, "seeds": 3}
+
+
+def paired_report(
+    directory: str | Path,
+    *,
+    metric: str | None = None,
+    bootstrap: int = 2000,
+    seed: int = 0,
+    out: str | Path | None = None,
+) -> PairedResult:
+    """``harness report`` on an ablation or a validation directory: the statistics, their
+    files in ``out`` (default ``DIRECTORY/report``; an ablation's with ``report.html``) and the
+    sentences. A validation whose ``cells.parquet`` was lost has it derived again from
+    ``trials.parquet``.
+
+    Raises:
+        DataError: not an ablation or validation directory, or a file is missing.
+    """
+    from analysis.paired import CELLS, PAIRED_KINDS, load_cells, paired_kind
+    from analysis.paired import paired_report as report
+    from harness.paired import write_cells
+
+    path = Path(directory)
+    kind = paired_kind(path)
+    if kind is not None and not (path / CELLS).is_file() and (path / "trials.parquet").is_file():
+        write_cells(path, PAIRED_KINDS[kind])
+    done = report(path, metric=metric, bootstrap=bootstrap, seed=seed, out=out)
+    cells, spec = load_cells(path, str(kind), ("variants.json",) if kind == "ablation" else ())
+    return PairedResult(
+        path=path,
+        kind=str(kind),
+        cells=cells,
+        table=pd.DataFrame() if done is None else done.statistics.table,
+        sentences=[] if done is None else list(done.sentences),
+        statistics=None if done is None else done.statistics,
+        spec=spec,
+        written=[] if done is None else list(done.written),
+        title="" if done is None else done.title,
+        metric=metric or str(spec.metric or "iou_lesion"),
+    )

@@ -1,0 +1,19 @@
+"""How the paired core tells what it is doing: on the caller's console, else through logging
+(the same rule as :func:`harness.search._notify.say`, without importing the search)."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+__all__ = ["say"]
+
+logger = logging.getLogger("harness.paired")
+
+
+def say(console: Any, text: str, *, warning: bool = False) -> None:
+    """Print ``text`` as it is (no markup; yellow when ``warning``) on ``console``, or log it."""
+    if console is None:
+        logger.log(logging.WARNING if warning else logging.INFO, "%s", text)
+    else:
+        console.print(text, markup=False, highlight=False, style="yellow" if warning else None)
