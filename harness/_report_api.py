@@ -134,6 +134,8 @@ def _rebuild_one(directory: Path, settings: dict[str, Any], storage: str | None,
 def _rebuild_plan(run: Path, spec: RunSpec, settings: dict[str, Any]) -> list[Any]:
     from search_spaces import load_plan
 
+    if spec.plan is None:
+        raise ConfigError(f"{run / 'spec.json'}: a plan's directory records no plan name")
     plan = load_plan(spec.plan).scaled(spec.budget if spec.budget is not None else 1.0)
     default = int(_recipe_epochs(spec))
     storage = settings.get("storage")
@@ -384,9 +386,6 @@ def report(
     Raises:
         ConfigError: a parameter that breaks its rule, or a directory that is not a run.
     """
-    from analysis import is_ablation_dir, load_experiment, write_comparison
-    from analysis.validation import is_validation_dir
-
     paths = _run_list(runs)
     out_dir = None if out is None else Path(out)
     opts = _Options(
@@ -394,37 +393,9 @@ def report(
     )
     _rebuild_missing(paths, console)
     _check(spline_df, interactions)
-    single = out_dir if len(paths) == 1 else None
-    paired = []
-    for path in paths:
-        kind = "ablation" if is_ablation_dir(path) else "validation"
-        if kind == "ablation" or is_validation_dir(path):
-            _paired_report(
-                path, kind, metric=metric, bootstrap=bootstrap, seed=seed, out=single,
-                console=console,
-            )  # fmt: skip
-            paired.append(path)
-    if isinstance(params, str):
-        params = [p.strip() for p in params.split(",")]
-    experiments = [
-        load_experiment(path, params=None if params is None else list(params))
-        for path in paths
-        if path not in paired
-    ]
-    reports = []
-    for exp in experiments:
-        target = out_dir if (out_dir is not None and len(experiments) == 1) else exp.path / "report"
-        reports.append(_experiment_report(exp, opts, target))
-    comparison: list[Path] = []
-    if len(reports) > 1:
-        target = out_dir or experiments[0].path.parent / (
-            "compare-" + "-".join(e.name for e in experiments)
-        )
-        target.mkdir(parents=True, exist_ok=True)
-        files = write_comparison(
-            target, {r.name: r.report.table for r in reports}, {r.name: r.meta for r in reports}
-        )
-        comparison = list(files.values())
+    paired = _paired_reports(paths, opts, out_dir if len(paths) == 1 else None, console)
+    reports = _experiment_reports([p for p in paths if p not in paired], params, opts, out_dir)
+    comparison = _comparison(reports, out_dir)
     return ReportResult(
         paths=[p for r in reports for p in r.files.values()] + comparison,
         importance={r.name: r.report.table for r in reports},
@@ -435,6 +406,58 @@ def report(
         comparison=comparison,
         paired=paired,
     )
+
+
+def _paired_reports(
+    paths: list[Path], opts: _Options, out: Path | None, console: Any | None
+) -> list[Path]:
+    """Write the tables of the ablation and validation directories among ``paths``; return
+    those directories."""
+    from analysis import is_ablation_dir
+    from analysis.validation import is_validation_dir
+
+    paired = []
+    for path in paths:
+        kind = "ablation" if is_ablation_dir(path) else "validation"
+        if kind == "ablation" or is_validation_dir(path):
+            _paired_report(
+                path, kind, metric=opts.metric, bootstrap=opts.bootstrap, seed=opts.seed,
+                out=out, console=console,
+            )  # fmt: skip
+            paired.append(path)
+    return paired
+
+
+def _experiment_reports(
+    paths: list[Path], params: str | Sequence[str] | None, opts: _Options, out: Path | None
+) -> list[ExperimentReport]:
+    """The importance report of each search or plan directory (``out``: the folder of a single
+    one's report, else each goes to ``RUN/report``)."""
+    from analysis import load_experiment
+
+    if isinstance(params, str):
+        params = [p.strip() for p in params.split(",")]
+    chosen = None if params is None else list(params)
+    experiments = [load_experiment(path, params=chosen) for path in paths]
+    reports = []
+    for exp in experiments:
+        target = out if (out is not None and len(experiments) == 1) else exp.path / "report"
+        reports.append(_experiment_report(exp, opts, target))
+    return reports
+
+
+def _comparison(reports: list[ExperimentReport], out: Path | None) -> list[Path]:
+    """Several experiments side by side (``out``, default ``compare-<names>`` beside them)."""
+    from analysis import write_comparison
+
+    if len(reports) < 2:
+        return []
+    target = out or reports[0].path.parent / ("compare-" + "-".join(r.name for r in reports))
+    target.mkdir(parents=True, exist_ok=True)
+    files = write_comparison(
+        target, {r.name: r.report.table for r in reports}, {r.name: r.meta for r in reports}
+    )
+    return list(files.values())
 
 
 def write_search_report(run_dir: Path, metric: str, mode: str) -> tuple[Any, str | None]:

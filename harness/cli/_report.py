@@ -20,8 +20,6 @@ def _print_ranking(
 ) -> None:
     """The ranking on a terminal: the fidelity in the title, a MIXED BUDGETS banner in yellow
     above it, the columns of report.md in compact form, then the rule, parameters and notes."""
-    from rich import box
-
     from analysis import ranking_rows
 
     rows = ranking_rows(report.table, level=meta.get("level", 0.9), compact=True)
@@ -35,32 +33,8 @@ def _print_ranking(
             f"{escape(unavailable)} (see the notes; the ranking across epochs is in report.md)"
         )
         rows = []
-    table = Table(
-        title=f"{meta['experiment']}: what drives {meta['metric']} ({meta['header']})",
-        box=box.SIMPLE_HEAD,
-        pad_edge=False,
-    )
-    # a parameter's name and the numbers are never cut: in a narrow terminal the long
-    # "treatment" column (also in report.md) is left out and both P(rank) headings shortened
-    narrow = console.width < 120
     if rows:
-        keys = [k for k in rows[0] if not (narrow and k == "treatment")]
-        for key in keys:
-            # F and p never wrap; a share wraps before its interval, a P(rank) before its rank
-            wraps = key not in ("parameter", "F", "p")
-            table.add_column(
-                "P(rank)" if narrow and key.endswith("P(rank)") else key,
-                justify="left" if key == "parameter" else "right",
-                no_wrap=not wraps,
-                min_width=max(len(row[key]) for row in rows) if key == "parameter" else None,
-            )
-        for row in rows:
-            table.add_row(*(escape(str(row[k])) for k in keys))
-        table.caption = (
-            "% = share of the metric's variance explained by the parameter's main effect, over "
-            "the trials (ANOVA) or the search space (fANOVA); every column is defined in report.md"
-        )
-        console.print(table)
+        console.print(_ranking_table(rows, meta, narrow=console.width < 120))
     console.print(escape(str(meta["rule"])))
     if param_source:
         names = report.fidelity.params
@@ -69,6 +43,41 @@ def _print_ranking(
     for note in meta["notes"]:
         if note != banner:
             console.print(f"[yellow]note:[/] {escape(str(note))}")
+
+
+def _ranking_table(rows: list[dict[str, Any]], meta: dict[str, Any], narrow: bool) -> Table:
+    """The ranking's rows as a table. A parameter's name and the numbers are never cut: in a
+    narrow terminal the long "treatment" column (also in report.md) is left out and both
+    P(rank) headings shortened."""
+    from rich import box
+
+    table = Table(
+        title=f"{meta['experiment']}: what drives {meta['metric']} ({meta['header']})",
+        box=box.SIMPLE_HEAD,
+        pad_edge=False,
+    )
+    keys = [k for k in rows[0] if not (narrow and k == "treatment")]
+    name_width = max(len(row["parameter"]) for row in rows) if "parameter" in keys else None
+    for key in keys:
+        _add_ranking_column(table, key, narrow, name_width)
+    for row in rows:
+        table.add_row(*(escape(str(row[k])) for k in keys))
+    table.caption = (
+        "% = share of the metric's variance explained by the parameter's main effect, over "
+        "the trials (ANOVA) or the search space (fANOVA); every column is defined in report.md"
+    )
+    return table
+
+
+def _add_ranking_column(table: Table, key: str, narrow: bool, name_width: int | None) -> None:
+    # F and p never wrap; a share wraps before its interval, a P(rank) before its rank
+    name = key == "parameter"
+    table.add_column(
+        "P(rank)" if narrow and key.endswith("P(rank)") else key,
+        justify="left" if name else "right",
+        no_wrap=key in ("parameter", "F", "p"),
+        min_width=name_width if name else None,
+    )
 
 
 def print_ablation(result: Any, title: str, console: Console) -> None:
