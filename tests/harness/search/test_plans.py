@@ -43,7 +43,10 @@ def plan_run(ray_session, tmp_path_factory):
     )
     run_dir = root / "run"
     run_dir.mkdir()
-    code = run_plan(run_dir, plan, load_recipe("cpu_demo"), settings, console=Console(quiet=True))
+    result = run_plan(run_dir, plan, load_recipe("cpu_demo"), settings, console=Console(quiet=True))
+    assert len(result.stages) == 4 and result.best_recipe is not None
+    assert [row["stage"] for row in result.summary] == ["coarse", "focused", "schedule", "final"]
+    code = 130 if result.interrupted else 0  # what `harness search --plan` exits with
     return run_dir, code
 
 
