@@ -100,30 +100,43 @@ def _command(name: str, arguments: dict[str, Any], defaults: dict[str, Any]) -> 
     return " ".join(words)
 
 
-def _options(arguments: dict[str, Any], command: str) -> PairedOptions:
+def _options(name: str, arguments: dict[str, Any], defaults: dict[str, Any]) -> PairedOptions:
+    """The options both kinds share, and the call as a command line (``spec.json``)."""
+    arguments = {k: v for k, v in arguments.items() if k != "console"}
     known = set(PairedOptions.__dataclass_fields__) - {"sets", "command"}
     chosen = {k: v for k, v in arguments.items() if k in known}
-    sets = arguments.get("set") or ()
     chosen["runs_dir"] = Path(chosen.get("runs_dir", "runs"))
-    return PairedOptions(**chosen, sets=tuple(sets), command=command)
+    sets = tuple(arguments.get("set") or ())
+    return PairedOptions(**chosen, sets=sets, command=_command(name, arguments, defaults))
 
 
-def _result(outcome: PairedOutcome) -> PairedResult:
-    report = outcome.report
-    statistics = None if report is None else report.statistics
+def _result(
+    path: Path, report: Any, *, interrupted: bool = False, expected: int = 0
+) -> PairedResult:
+    """The result of a paired experiment's report (:class:`analysis.paired.PairedReport`)."""
+    statistics = report.statistics
     return PairedResult(
-        path=outcome.path,
-        kind=str(outcome.spec.kind),
-        cells=outcome.run.cells,
+        path=path,
+        kind=report.kind,
+        cells=report.cells,
         table=pd.DataFrame() if statistics is None else statistics.table,
-        sentences=[] if report is None else list(report.sentences),
-        interrupted=outcome.run.interrupted,
+        sentences=list(report.sentences),
+        interrupted=interrupted,
         statistics=statistics,
-        spec=outcome.spec,
+        spec=report.spec,
+        expected=expected,
+        written=list(report.written),
+        title=report.title,
+        metric=report.metric,
+    )
+
+
+def _outcome(outcome: PairedOutcome) -> PairedResult:
+    return _result(
+        outcome.path,
+        outcome.report,
+        interrupted=outcome.run.interrupted,
         expected=len(outcome.design.cells()),
-        written=[] if report is None else list(report.written),
-        title="" if report is None else report.title,
-        metric=str(outcome.spec.metric),
     )
 
 
@@ -202,11 +215,8 @@ def ablate(
         ConfigError: a bad value, an unknown component, a recipe the variants break (before
             Ray starts), or a ``resume`` of a directory that is not an ablation.
     """
-    arguments = dict(locals())
-    arguments.pop("console")
-    arguments["drop"], arguments["only"] = _listed(drop), _listed(only)
-    command = _command("ablate", arguments, _ABLATE_DEFAULTS)
-    options = _options(arguments, command)
+    arguments = {**locals(), "drop": _listed(drop), "only": _listed(only)}
+    options = _options("ablate", arguments, _ABLATE_DEFAULTS)
     if surrogate and path is None:
         # one name: "path" is also a word of the message
         raise param_error(
@@ -223,8 +233,8 @@ def ablate(
         return _path(Path(path), options, base, surrogate, console)
     from harness.paired._ablation import AblationKind
 
-    kind = AblationKind(arguments["drop"], arguments["only"], base, renormalize, alpha)
-    return _result(run_paired(kind, options, console))
+    kind = AblationKind(_listed(drop), _listed(only), base, renormalize, alpha)
+    return _outcome(run_paired(kind, options, console))
 
 
 _ABLATE_DEFAULTS = {
@@ -327,19 +337,16 @@ def validate(
         ConfigError: a bad value, neither or both of ``run`` and ``config``, not a search
             directory, more folds than images (before Ray starts).
     """
-    arguments = dict(locals())
-    arguments.pop("console")
+    options = _options("validate", locals(), _VALIDATE_DEFAULTS)
     from harness.paired._validation import ValidationKind
 
-    command = _command("validate", arguments, _VALIDATE_DEFAULTS)
-    options = _options(arguments, command)
     kind = ValidationKind(
         None if run is None else Path(run),
         None if config is None else Path(config),
         against,
         folds,
     )
-    return _result(run_paired(kind, options, console))
+    return _outcome(run_paired(kind, options, console))
 
 
 _VALIDATE_DEFAULTS = {**_ABLATE_DEFAULTS, "folds": 5, "seeds": 3}
@@ -361,7 +368,7 @@ def paired_report(
     Raises:
         DataError: not an ablation or validation directory, or a file is missing.
     """
-    from analysis.paired import CELLS, PAIRED_KINDS, load_cells, paired_kind
+    from analysis.paired import CELLS, PAIRED_KINDS, paired_kind
     from analysis.paired import paired_report as report
     from harness.paired import write_cells
 
@@ -370,16 +377,4 @@ def paired_report(
     if kind is not None and not (path / CELLS).is_file() and (path / "trials.parquet").is_file():
         write_cells(path, PAIRED_KINDS[kind])
     done = report(path, metric=metric, bootstrap=bootstrap, seed=seed, out=out)
-    cells, spec = load_cells(path, str(kind), ("variants.json",) if kind == "ablation" else ())
-    return PairedResult(
-        path=path,
-        kind=str(kind),
-        cells=cells,
-        table=pd.DataFrame() if done is None else done.statistics.table,
-        sentences=[] if done is None else list(done.sentences),
-        statistics=None if done is None else done.statistics,
-        spec=spec,
-        written=[] if done is None else list(done.written),
-        title="" if done is None else done.title,
-        metric=metric or str(spec.metric or "iou_lesion"),
-    )
+    return _result(path, done, expected=len(done.cells))

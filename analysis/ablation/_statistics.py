@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 
 import pandas as pd
 
@@ -22,6 +23,7 @@ from analysis.paired._statistics import (
     PAIRED_COLUMNS,
     QUALITY_METRICS,
     PairedStatistics,
+    Pairing,
     check_cell_columns,
     paired_statistics,
 )
@@ -45,6 +47,11 @@ VERDICTS = ABLATION_VERDICTS.all()
 ABLATION_COLUMNS = PAIRED_COLUMNS
 #: an ablation's result is the paired core's, paired by seed, Holm across the variants
 AblationResult = PairedStatistics
+#: an ablation: the full configuration against each variant, paired by seed, Holm across the
+#: variants per metric (which components matter)
+ABLATION = Pairing(
+    BASELINE, ("seed",), "variants", DEFAULT_ABLATION_METRICS, ABLATION_VERDICTS, "ablation"
+)
 
 
 def ablation_statistics(
@@ -83,22 +90,9 @@ def ablation_statistics(
             metric is not a numeric column.
         ConfigError: alpha, power or bootstrap out of range, or a metric without a direction.
     """
-    return paired_statistics(
-        cells,
-        baseline=baseline,
-        pairing=("seed",),
-        holm="variants",
-        main_metric=main_metric,
-        metrics=metrics,
-        default_metrics=DEFAULT_ABLATION_METRICS,
-        alpha=alpha,
-        power=power,
-        directions=directions,
-        bootstrap=bootstrap,
-        seed=seed,
-        words=ABLATION_VERDICTS,
-        what="ablation",
-    )
+    options = dict(locals())
+    design = replace(ABLATION, baseline=options.pop("baseline"))
+    return paired_statistics(options.pop("cells"), design, **options)
 
 
 def _num(v: float) -> str:

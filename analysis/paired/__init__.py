@@ -15,6 +15,7 @@ from analysis.paired._statistics import (
     BREAKDOWN_METRICS,
     QUALITY_METRICS,
     PairedStatistics,
+    Pairing,
     Verdicts,
     paired_statistics,
 )
@@ -26,6 +27,7 @@ __all__ = [
     "QUALITY_METRICS",
     "PairedReport",
     "PairedStatistics",
+    "Pairing",
     "Verdicts",
     "load_cells",
     "paired_kind",

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -32,17 +32,24 @@ class PairedReport:
 
     Attributes:
         kind: ``"ablation"`` or ``"validation"``.
-        statistics: the paired statistics (an ablation's or a validation's result).
+        cells: the cells the statistics were computed from.
+        spec: the experiment's ``spec.json``.
+        statistics: the paired statistics (an ablation's or a validation's result), or
+            ``None`` while the baseline and another variant have no finished cell each.
         title: a title for the main table (``"abl: ablation of iou_lesion …"``).
         sentences: the verdicts in words, the main metric's first.
         written: the files written.
+        metric: the main metric.
     """
 
     kind: str
-    statistics: PairedStatistics
-    title: str
-    sentences: list[str]
-    written: list[Path]
+    cells: pd.DataFrame
+    spec: RunSpec
+    statistics: PairedStatistics | None = None
+    title: str = ""
+    sentences: list[str] = field(default_factory=list)
+    written: list[Path] = field(default_factory=list)
+    metric: str = ""
 
 
 def _ablation(
@@ -126,9 +133,9 @@ def summarise(
     bootstrap: int = 2000,
     seed: int = 0,
     html_page: bool = False,
-) -> PairedReport | None:
-    """The statistics, sentences and files of a paired experiment, or ``None`` while the
-    baseline and another variant have no finished cell each (no table yet).
+) -> PairedReport:
+    """The statistics, sentences and files of a paired experiment (none while the baseline and
+    another variant have no finished cell each: no table yet).
 
     Args:
         directory: the experiment's directory (its name titles the report).
@@ -147,12 +154,13 @@ def summarise(
         raise DataError(f"{directory}: spec.json records kind {kind!r}, not a paired experiment")
     directory = Path(directory)
     baseline = "reference" if kind == "validation" else "full"
+    main = metric or spec.metric or "iou_lesion"
     if not ready(cells, baseline):
-        return None
+        return PairedReport(kind, cells, spec, metric=main)
     boot = {"bootstrap": bootstrap, "seed": seed}
     result, title, sentences = _STATISTICS[kind](cells, spec, directory.name, metric, boot)
     written = _write(kind, result, spec, directory, Path(out or directory), html_page)
-    return PairedReport(kind, result, title, sentences, written)
+    return PairedReport(kind, cells, spec, result, title, sentences, written, main)
 
 
 def paired_report(
@@ -162,10 +170,9 @@ def paired_report(
     bootstrap: int = 2000,
     seed: int = 0,
     out: str | Path | None = None,
-) -> PairedReport | None:
+) -> PairedReport:
     """``harness report`` on an ablation or validation directory: its statistics and files
-    (an ablation's with ``report.html``) in ``out`` (default ``DIRECTORY/report``); ``None``
-    while no table can be made yet.
+    (an ablation's with ``report.html``) in ``out`` (default ``DIRECTORY/report``).
 
     Raises:
         DataError: not an ablation or validation directory, or a file is missing.

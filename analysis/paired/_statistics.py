@@ -50,11 +50,13 @@ from search_spaces import SUCCESS_STATUSES, ConfigError, DataError, metric_direc
 __all__ = [
     "ABLATION_VERDICTS",
     "BREAKDOWN_METRICS",
+    "OPTIONS",
     "PAIRED_COLUMNS",
     "QUALITY_METRICS",
     "WILCOXON_MIN_N",
     "HolmFamily",
     "PairedStatistics",
+    "Pairing",
     "Verdicts",
     "check_cell_columns",
     "paired_statistics",
@@ -98,6 +100,29 @@ class Verdicts:
 
 
 ABLATION_VERDICTS = Verdicts("helps", "hurts", "no detectable effect", "not tested", "baseline")
+#: the keyword arguments of :func:`paired_statistics` that are not part of the :class:`Pairing`
+OPTIONS = ("main_metric", "metrics", "alpha", "power", "directions", "bootstrap", "seed")
+
+
+@dataclass(frozen=True)
+class Pairing:
+    """What makes one kind of paired experiment.
+
+    Attributes:
+        baseline: the variant the others are compared with.
+        keys: the columns whose values pair two cells (``("seed",)``, ``("fold", "seed")``).
+        holm: Holm's family: ``"variants"`` (per metric) or ``"metrics"`` (per variant).
+        default_metrics: the metrics analysed by default (those the cells have).
+        words: the verdicts' words.
+        what: how messages name the experiment (``"ablation"``).
+    """
+
+    baseline: str
+    keys: tuple[str, ...]
+    holm: HolmFamily
+    default_metrics: tuple[str, ...]
+    words: Verdicts
+    what: str
 
 
 @dataclass(frozen=True)
@@ -387,22 +412,17 @@ def _untested_notes(rows: list[dict[str, Any]], pairing: Sequence[str]) -> tuple
 
 def paired_statistics(
     cells: pd.DataFrame,
+    design: Pairing,
     *,
-    baseline: str,
-    pairing: Sequence[str] = ("seed",),
-    holm: HolmFamily = "variants",
     main_metric: str = "iou_lesion",
     metrics: Sequence[str] | None = None,
-    default_metrics: Sequence[str] = QUALITY_METRICS,
     alpha: float = 0.05,
     power: float = 0.8,
     directions: Mapping[str, str] | None = None,
     bootstrap: int = 2000,
     seed: int = 0,
-    words: Verdicts = ABLATION_VERDICTS,
-    what: str = "paired",
 ) -> PairedStatistics:
-    """Each variant against the baseline, paired by the ``pairing`` keys, metric by metric.
+    """Each variant against the baseline, paired by the design's keys, metric by metric.
 
     Only successful cells count (:data:`search_spaces.SUCCESS_STATUSES`); a variant's unit is
     used for a metric when both it and the baseline's cell of that unit succeeded with a finite
@@ -410,23 +430,19 @@ def paired_statistics(
     units; the baseline's over all of its own.
 
     Args:
-        cells: one row per (variant, *pairing): ``variant``, the pairing keys, ``status`` (a
+        cells: one row per (variant, *keys): ``variant``, the pairing keys, ``status`` (a
             :class:`search_spaces.TrialStatus`) and one numeric column per metric.
-        baseline: the variant the others are compared with.
-        pairing: the columns whose values pair two cells (``("seed",)``, ``("fold", "seed")``).
-        holm: Holm's family: ``"variants"`` (per metric) or ``"metrics"`` (per variant).
+        design: the baseline, the pairing keys, Holm's family, the default metrics, the
+            verdicts' words.
         main_metric: the metric the experiment is about; listed first.
-        metrics: the metrics to analyse (default: the main metric, then those of
+        metrics: the metrics to analyse (default: the main metric, then those of the design's
             ``default_metrics`` that the cells have).
-        default_metrics: the default metrics.
         alpha: level of the tests, of the verdicts and of the ``1 - alpha`` t-intervals.
         power: the power of the minimum detectable effect ``mde``.
         directions: ``{metric: "max" | "min"}`` overriding :func:`search_spaces.metric_direction`,
             which decides every other metric (an unknown one is an error).
         bootstrap: resamples of the bootstrap interval of Δ (``delta_boot_*``).
         seed: seed of that bootstrap.
-        words: the verdicts' words.
-        what: how messages name the experiment (``"ablation"``).
 
     Returns:
         The :class:`PairedStatistics`.
@@ -437,9 +453,10 @@ def paired_statistics(
         ConfigError: alpha, power or bootstrap out of range, a bad direction, or a metric
             whose direction neither ``directions`` nor the harness's vocabulary gives.
     """
-    _check_settings(alpha, power, bootstrap, what)
-    _check_cells(cells, baseline, pairing, what)
-    chosen = _choose_metrics(cells, main_metric, metrics, default_metrics, pairing)
+    baseline, pairing, words = design.baseline, design.keys, design.words
+    _check_settings(alpha, power, bootstrap, design.what)
+    _check_cells(cells, baseline, pairing, design.what)
+    chosen = _choose_metrics(cells, main_metric, metrics, design.default_metrics, pairing)
     names = [baseline, *dict.fromkeys(v for v in map(str, cells["variant"]) if v != baseline)]
     arrays = _Cells.of(cells, pairing)
     status = cells["status"].astype(str).to_numpy()
@@ -474,7 +491,7 @@ def paired_statistics(
             }
             for name in names[1:]
         ]
-    for family in _families(rows, holm):
+    for family in _families(rows, design.holm):
         _holm(family, alpha, words)
     untested, wilcoxon_short = _untested_notes(rows, pairing)
     notes += untested
@@ -496,6 +513,6 @@ def paired_statistics(
         power=power,
         failures=failures,
         notes=tuple(notes),
-        pairing=tuple(pairing),
-        holm=holm,
+        pairing=pairing,
+        holm=design.holm,
     )

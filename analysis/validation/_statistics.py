@@ -36,8 +36,10 @@ import pandas as pd
 
 from analysis.paired._statistics import (
     BREAKDOWN_METRICS,
+    OPTIONS,
     QUALITY_METRICS,
     PairedStatistics,
+    Pairing,
     Verdicts,
     check_cell_columns,
     paired_statistics,
@@ -70,6 +72,11 @@ VALIDATION_COLUMNS = (
 #: the default family of a validation: the quality metrics, then the breakdowns (costs are not
 #: quality: they stay out of the table and out of Holm's family)
 DEFAULT_VALIDATION_METRICS = (*QUALITY_METRICS, *BREAKDOWN_METRICS)
+#: a validation: the reference against the candidate, paired by (fold, seed), Holm across the
+#: metrics (the family of tests that asks whether the candidate is better)
+VALIDATION = Pairing(
+    REFERENCE, PAIRING, "metrics", DEFAULT_VALIDATION_METRICS, VALIDATION_VERDICTS, "validation"
+)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -200,22 +207,8 @@ def validation_statistics(
             f"the validation cells need both a {CANDIDATE!r} and a {REFERENCE!r} variant; "
             f"present: {sorted(present)}"
         )
-    result = paired_statistics(
-        cells,
-        baseline=REFERENCE,
-        pairing=PAIRING,
-        holm="metrics",
-        main_metric=main_metric,
-        metrics=metrics,
-        default_metrics=DEFAULT_VALIDATION_METRICS,
-        alpha=alpha,
-        power=power,
-        directions=directions,
-        bootstrap=bootstrap,
-        seed=seed,
-        words=VALIDATION_VERDICTS,
-        what="validation",
-    )
+    options = {k: v for k, v in locals().items() if k in OPTIONS}
+    result = paired_statistics(cells, VALIDATION, **options)
     folds = int(cells["fold"].max()) + 1 if folds is None else folds
     seeds = int(cells["seed"].max()) + 1 if seeds is None else seeds
     if folds < 1 or seeds < 1:

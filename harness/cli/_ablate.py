@@ -7,9 +7,7 @@ from typing import Annotated, Any
 
 import typer
 
-from harness.cli._console import console
-from harness.cli._paired import api_arguments, cell_options, print_interrupted, print_paired
-from harness.cli._params import in_flags
+from harness.cli._paired import api_arguments, cell_options, run_command
 
 __all__ = ["ablate"]
 
@@ -87,12 +85,4 @@ def ablate(
     seeds could detect; writes cells.parquet, ablation.csv/.json/.md and forest.png into
     RUNS_DIR/NAME (`harness report` renders it). Example: harness ablate --drop boundary --seeds 3
     """
-    arguments = api_arguments(locals())
-    import harness
-
-    with in_flags(ctx.command):
-        result = harness.ablate(**arguments, console=console)
-    code = print_paired(result, console)
-    if result.interrupted:
-        code = print_interrupted(result, "ablate", cells["runs_dir"], console)
-    raise typer.Exit(code)
+    run_command(ctx, "ablate", api_arguments(locals()))

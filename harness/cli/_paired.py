@@ -12,10 +12,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import typer
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from harness.cli._console import console as cli_console
 from harness.cli._options import (
     AddressOpt,
     ConcurrencyOpt,
@@ -30,8 +32,9 @@ from harness.cli._options import (
     StorageOpt,
     TrainableOpt,
 )
+from harness.cli._params import in_flags
 
-__all__ = ["api_arguments", "cell_options", "print_interrupted", "print_paired"]
+__all__ = ["api_arguments", "cell_options", "print_interrupted", "print_paired", "run_command"]
 
 #: the options of the cells' run, the same in both commands: name, type, default
 CELL_OPTIONS = (
@@ -162,3 +165,16 @@ def print_interrupted(result: Any, command: str, runs_dir: Path, console: Consol
         f"--runs-dir {escape(str(runs_dir))}`"
     )
     return 1
+
+
+def run_command(ctx: typer.Context, command: str, arguments: dict[str, Any]) -> None:
+    """Call ``harness.<command>(**arguments)`` (``ablate`` or ``validate``) with the CLI's
+    console, print its result and exit with its code (0 done, 1 interrupted or no table)."""
+    import harness
+
+    with in_flags(ctx.command):
+        result = getattr(harness, command)(**arguments, console=cli_console)
+    code = print_paired(result, cli_console)
+    if result.interrupted:
+        code = print_interrupted(result, command, arguments["runs_dir"], cli_console)
+    raise typer.Exit(code)

@@ -7,9 +7,7 @@ from typing import Annotated, Any
 
 import typer
 
-from harness.cli._console import console
-from harness.cli._paired import api_arguments, cell_options, print_interrupted, print_paired
-from harness.cli._params import in_flags
+from harness.cli._paired import api_arguments, cell_options, run_command
 
 __all__ = ["validate"]
 
@@ -78,12 +76,4 @@ def validate(
     (`harness report` renders it); --resume --name NAME runs only the missing cells.
     Example: harness validate runs/search-lr --folds 5 --seeds 3
     """
-    arguments = api_arguments(locals())
-    import harness
-
-    with in_flags(ctx.command):
-        result = harness.validate(**arguments, console=console)
-    code = print_paired(result, console)
-    if result.interrupted:
-        code = print_interrupted(result, "validate", cells["runs_dir"], console)
-    raise typer.Exit(code)
+    run_command(ctx, "validate", api_arguments(locals()))

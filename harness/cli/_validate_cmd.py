@@ -25,7 +25,7 @@ def validation_report(
     if not (directory / CELLS).is_file() and (directory / "trials.parquet").is_file():
         write_cells(directory, ("fold", "seed"))
     done = paired_report(directory, metric=metric, out=out)
-    if done is None:
+    if done.statistics is None:
         console.print("[yellow]no finished cell of both configurations yet: no table[/]")
         return 1
     return print_paired(done, console)

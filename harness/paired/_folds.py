@@ -159,6 +159,17 @@ def align_data(candidate: Recipe, reference: Recipe) -> tuple[Recipe, list[str]]
     return aligned, sorted(changed)
 
 
+def check_design(folds: int, seeds: int) -> None:
+    """Raise :class:`ConfigError` unless there are 2 folds or more and a seed or more."""
+    if folds < 2:
+        raise ConfigError(
+            f"folds must be >= 2 (each fold is validated on while the others train), got {folds}",
+            param="folds",
+        )
+    if seeds < 1:
+        raise ConfigError(f"seeds must be >= 1, got {seeds}", param="seeds")
+
+
 @dataclass(frozen=True)
 class ValidationDesign:
     """Both configurations, the folds and the seeds every cell runs with: a design of
@@ -171,14 +182,7 @@ class ValidationDesign:
     kind: str = "validation"
 
     def __post_init__(self) -> None:
-        if self.folds < 2:
-            raise ConfigError(
-                f"folds must be >= 2 (each fold is validated on while the others train), "
-                f"got {self.folds}",
-                param="folds",
-            )
-        if self.seeds < 1:
-            raise ConfigError(f"seeds must be >= 1, got {self.seeds}", param="seeds")
+        check_design(self.folds, self.seeds)
 
     def recipe(self, variant: str) -> Recipe:
         """The configuration of ``candidate`` or ``reference``."""

@@ -140,7 +140,8 @@ class PairedKind(Protocol):
 @dataclass(frozen=True)
 class PairedOutcome:
     """What :func:`run_paired` did: the directory, its spec, the design, the cells' run and the
-    report (``None`` while no table can be made)."""
+    report (:class:`analysis.paired.PairedReport`; without statistics while no table can be
+    made)."""
 
     path: Path
     spec: RunSpec
@@ -194,7 +195,7 @@ def run_paired(kind: PairedKind, options: PairedOptions, console: Any = None) ->
     if run.ran == 0:
         say(console, f"all {len(design.cells())} cells had finished: nothing to run")
     report = summarise(run_dir, run.cells, spec)
-    if report is None:
+    if report.statistics is None:
         say(
             console,
             "no finished cell of the baseline and another variant yet: no table",

@@ -12,6 +12,7 @@ from harness.paired._folds import (
     REFERENCE,
     ValidationDesign,
     align_data,
+    check_design,
     make_folds,
     resolve_candidate,
     resolve_reference,
@@ -82,14 +83,7 @@ class ValidationKind:
 
     def check(self, options: PairedOptions) -> None:
         """``folds`` and ``seeds`` in range, and a name to resume."""
-        if self.folds < 2:
-            raise ConfigError(
-                f"folds must be >= 2 (each fold is validated on while the others train), "
-                f"got {self.folds}",
-                param="folds",
-            )
-        if options.seeds < 1:
-            raise ConfigError(f"seeds must be >= 1, got {options.seeds}", param="seeds")
+        check_design(self.folds, options.seeds)
         if options.resume and options.name is None:
             raise ConfigError("resume needs name, the name of the validation", param="name")
 
