@@ -121,7 +121,7 @@ class _Run:
 def _resumed(runs_dir: Path, name: str | None, address: str | None, console: Any | None) -> _Run:
     """The search to continue in ``runs_dir/name``, as its ``spec.json`` recorded it."""
     if name is None:
-        raise param_error("resume=True needs the name of the search to continue", "name")
+        raise param_error("resume needs name NAME of the search to continue", "name", "resume")
     run_dir = Path(runs_dir) / name
     try:
         spec = read_spec(run_dir, "a search")

@@ -38,7 +38,7 @@ def test_a_bad_argument_is_refused_before_ray_naming_the_parameter(tmp_path):
     with pytest.raises(ConfigError, match="give exactly one of space NAME or plan NAME") as err:
         harness.search(runs_dir=tmp_path)
     assert err.value.param == "space"
-    with pytest.raises(ConfigError, match="needs the name") as err:
+    with pytest.raises(ConfigError, match="resume needs name NAME") as err:
         harness.search(resume=True, runs_dir=tmp_path)
     assert err.value.param == "name"
     with pytest.raises(ConfigError, match="list of 'path=value' strings or a dict") as err:
