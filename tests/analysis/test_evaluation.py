@@ -208,3 +208,15 @@ def test_the_module_needs_no_torch():
     code = "import sys, analysis._evaluation; print('torch' in sys.modules)"
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert res.stdout.strip() == "False"
+
+
+def test_lesion_fractions_of_pooled_counts():
+    from analysis.evaluation import lesion_fractions
+
+    assert lesion_fractions({"tp": 3, "fp": 1, "fn": 2, "tn": 14}) == {
+        "true": 0.25,
+        "predicted": 0.2,
+    }
+    assert all(
+        math.isnan(v) for v in lesion_fractions(dict.fromkeys(["tp", "fp", "fn", "tn"], 0)).values()
+    )
