@@ -14,7 +14,7 @@ from search_spaces import format_bytes
 if TYPE_CHECKING:
     from harness import TrainResult
 
-__all__ = ["cluster_gpus", "print_train"]
+__all__ = ["print_train"]
 
 _SHOWN = (
     "iou_lesion",
@@ -61,14 +61,3 @@ def print_train(result: TrainResult, console: Console) -> int:
     if summary.error:
         console.print(f"[red]{escape(summary.error)}[/]")
     return 0 if result.ok else 1
-
-
-def cluster_gpus(address: str | None) -> float:
-    """The GPUs of the Ray cluster at ``address`` (transitional: ``_ablate_cmd`` and
-    ``_validate_cmd`` import it from here until they call ``harness.ablate`` /
-    ``harness.validate``; the engine's own is ``harness.tune._resources.cluster_gpus``)."""
-    from harness.tune import cluster_gpus as count
-    from harness.tune import connect
-
-    connect(address, num_cpus=None)
-    return count()
