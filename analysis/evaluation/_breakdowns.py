@@ -23,22 +23,44 @@ __all__ = ["BreakdownStats", "lesion_fractions", "summarize_breakdowns"]
 
 
 class _Stratum(Protocol):
-    name: str
-    low: int
-    label: str
+    """A lesion-size stratum (``trials.metrics.SizeStratum``)."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def low(self) -> int: ...
+
+    @property
+    def label(self) -> str: ...
 
 
 class BreakdownStats(Protocol):
-    """What :func:`summarize_breakdowns` reads of the per-image collector."""
+    """What :func:`summarize_breakdowns` reads of the per-image collector (read-only)."""
 
-    strata: Sequence[_Stratum]
-    detect_fraction: float
-    connectivity: int
-    n_bins: int
-    bins: list[np.ndarray]
-    squared: list[float]
-    bins_after: list[np.ndarray]
-    squared_after: list[float]
+    @property
+    def strata(self) -> Sequence[_Stratum]: ...
+
+    @property
+    def detect_fraction(self) -> float: ...
+
+    @property
+    def connectivity(self) -> int: ...
+
+    @property
+    def n_bins(self) -> int: ...
+
+    @property
+    def bins(self) -> Sequence[np.ndarray]: ...
+
+    @property
+    def squared(self) -> Sequence[float]: ...
+
+    @property
+    def bins_after(self) -> Sequence[np.ndarray]: ...
+
+    @property
+    def squared_after(self) -> Sequence[float]: ...
 
 
 def summarize_breakdowns(

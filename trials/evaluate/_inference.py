@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -118,12 +118,12 @@ def infer(
     return Inference(rows, acc, stamps[-1] - stamps[0])
 
 
-def metric_kinds() -> tuple[dict[str, Callable[[dict[str, int]], float]], list[str]]:
+def metric_kinds() -> tuple[dict[str, Callable[[Mapping[str, int]], float]], list[str]]:
     """Pooled metrics as functions of summed counts, and the per-image-mean ones."""
     from trials.metrics import ConfusionCounts, confusion_counts, create_metric, get_metric
     from trials.metrics import list_metrics as names
 
-    pooled: dict[str, Callable[[dict[str, int]], float]] = {}
+    pooled: dict[str, Callable[[Mapping[str, int]], float]] = {}
     averaged: list[str] = []
     for name in names():
         if get_metric(name).pooled and get_metric(name).inputs is confusion_counts:
