@@ -37,7 +37,7 @@ _SAMPLERS = ("tpe", "tpe-budget", "random", "grid")
 
 
 def default_grace_period(max_epochs: int, reduction_factor: int) -> int:
-    """ASHA's grace period when ``--grace-period`` is not given: ``max_epochs`` divided by the
+    """ASHA's grace period when ``grace_period`` is not given: ``max_epochs`` divided by the
     reduction factor squared, rounded up (2 rungs below the full length: 6 of 52 epochs, 2 of
     12).
 
@@ -55,7 +55,7 @@ HOURS_ONLY_TRIAL_CAP = 10_000
 
 
 def budget_trial_cap(budget_epochs: int | None, grace_period: int, concurrency: int) -> int:
-    """The default ``--trials`` of a search under a budget: as many as it can pay for.
+    """The default ``trials`` of a search under a budget: as many as it can pay for.
 
     Every trial trains at least ``grace_period`` epochs before ASHA may stop it, so once
     ``budget_epochs / grace_period`` trials have ended the budget is spent; the trials in flight
