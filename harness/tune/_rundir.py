@@ -54,15 +54,12 @@ def create_run_dir(runs_dir: str | Path, name: str | None, prefix: str) -> Path:
         name = f"{prefix}-{time.strftime('%Y%m%d-%H%M%S')}"
     if not _NAME.match(name):
         raise param_error(
-            f"name {name!r}: use letters, digits, '.', '_' and '-' only "
-            "(it becomes a folder name)",
+            f"name {name!r}: use letters, digits, '.', '_' and '-' only (it becomes a folder name)",
             "name",
         )
     path = Path(runs_dir) / name
     if path.exists() and any(path.iterdir()):
-        raise param_error(
-            f"name {name!r}: {path} already holds a run; choose another name", "name"
-        )
+        raise param_error(f"name {name!r}: {path} already holds a run; choose another name", "name")
     path.mkdir(parents=True, exist_ok=True)
     return path
 

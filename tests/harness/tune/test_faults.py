@@ -36,9 +36,7 @@ def _corrupt_copy(src, dst):
     (dst / "images" / "image7.jpeg").write_bytes(data[: len(data) // 3])
 
 
-def _grid_search(
-    tmp_path, space: str, overrides: dict, trials: int
-) -> tuple[pd.DataFrame, str]:
+def _grid_search(tmp_path, space: str, overrides: dict, trials: int) -> tuple[pd.DataFrame, str]:
     """A grid search of cpu_demo with ``overrides`` in the test session's Ray, through the
     Python API; its trial table and what ``harness search`` prints at its end."""
     (tmp_path / "space.yaml").write_text(space)
