@@ -43,8 +43,11 @@ def user_message(exc: HarnessError, command: Any) -> str:
     flag = flag_of(param, command)
     if flag is None:
         return message
-    # the name as a word: not part of a dotted recipe path or another identifier
-    return re.sub(rf"(?<![\w.\-]){re.escape(param)}(?![\w\-])", flag, message)
+    # the first mention, as a word (not part of a dotted recipe path or another identifier):
+    # messages lead with the parameter, and later mentions may be the plain word ("is not a
+    # checkpoint")
+    pattern = rf"(?<![\w.\-]){re.escape(param)}(?![\w\-])"
+    return re.sub(pattern, flag, message, count=1)
 
 
 def print_error(message: str) -> None:
