@@ -28,11 +28,16 @@ class HarnessError(Exception):
     Args:
         message: the rule that was broken, the value received and where it came from.
         param: the keyword argument of the public API the message is about, when there is one.
+        params: every parameter the message names, the one at fault first (``budget_epochs 2
+            is smaller than grace_period 3``); ``param`` is then the first of them.
     """
 
-    def __init__(self, message: str = "", *, param: str | None = None) -> None:
+    def __init__(
+        self, message: str = "", *, param: str | None = None, params: tuple[str, ...] = ()
+    ) -> None:
         super().__init__(message)
-        self.param = param
+        self.params: tuple[str, ...] = tuple(params) or ((param,) if param else ())
+        self.param = self.params[0] if self.params else None
 
 
 class ConfigError(HarnessError, ValueError):

@@ -35,19 +35,19 @@ def flag_of(param: str, command: Any) -> str | None:
 
 
 def user_message(exc: HarnessError, command: Any) -> str:
-    """``exc``'s message with its parameter's name replaced by the flag the user typed."""
+    """``exc``'s message with each parameter it names (``exc.params``) replaced by the flag the
+    user typed."""
     message = str(exc)
-    param = getattr(exc, "param", None)
-    if not param:
-        return message
-    flag = flag_of(param, command)
-    if flag is None:
-        return message
-    # the first mention, as a word (not part of a dotted recipe path or another identifier):
-    # messages lead with the parameter, and later mentions may be the plain word ("is not a
-    # checkpoint")
-    pattern = rf"(?<![\w.\-]){re.escape(param)}(?![\w\-])"
-    return re.sub(pattern, flag, message, count=1)
+    for param in getattr(exc, "params", ()):
+        flag = flag_of(param, command)
+        if flag is None:
+            continue
+        # the first mention, as a word (not part of a dotted recipe path or another
+        # identifier): messages lead with the parameter, and a later mention may be the plain
+        # word ("checkpoint ... is not a checkpoint")
+        pattern = rf"(?<![\w.\-]){re.escape(param)}(?![\w\-])"
+        message = re.sub(pattern, flag, message, count=1)
+    return message
 
 
 def print_error(message: str) -> None:

@@ -16,18 +16,13 @@ __all__ = ["in_flags"]
 @contextmanager
 def in_flags(command: Any) -> Iterator[None]:
     """Run a command's call to the API; a :class:`HarnessError` raised in it leaves with each
-    parameter it names (``params``, else ``param``) replaced by ``command``'s flag (``command``:
-    the click command, ``ctx.command`` of the typer context).
-
-    The command line's entry point maps the one ``param`` as well; a message about several
-    parameters (``budget_epochs 2 is smaller than grace_period 3``) needs them all mapped.
+    parameter it names (``exc.params``) replaced by ``command``'s own flag (``command``: the
+    click command, ``ctx.command`` of the typer context): the entry point's mapping, which
+    searches every command, then has nothing left to do.
     """
     try:
         yield
     except HarnessError as exc:
-        names = getattr(exc, "params", None) or ((exc.param,) if exc.param else ())
-        for name in names:
-            exc.param = name
-            exc.args = (user_message(exc, command),)
-        exc.param = None  # mapped: nothing is left for the entry point to map
+        exc.args = (user_message(exc, command),)
+        exc.params, exc.param = (), None  # mapped
         raise

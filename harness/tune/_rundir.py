@@ -38,9 +38,7 @@ def param_error(message: str, *params: str) -> ConfigError:
     The message names the parameters as the Python API does (``grace_period``); the command line
     replaces each name with its flag (``--grace-period``) before printing it.
     """
-    error = ConfigError(message, param=params[0] if params else None)
-    error.params = tuple(params)  # type: ignore[attr-defined]  # every name the message uses
-    return error
+    return ConfigError(message, params=params)
 
 
 def create_run_dir(runs_dir: str | Path, name: str | None, prefix: str) -> Path:
