@@ -47,7 +47,7 @@ class DefineByRun:
         self.space, self.base = space, base
 
     def __call__(self, trial: Any) -> dict[str, Any]:
-        from harness.search._sampling import define_by_run
+        from harness.searching._sampling import define_by_run
 
         return define_by_run(self.space, self.base)(trial)
 

@@ -50,7 +50,7 @@ def time_stage(
     directory: Path, trials: int, epochs: int, concurrency: int, seed: int, gpu: bool = False
 ) -> float:
     """Wall seconds of one stage of ``trials`` equal trials at ``concurrency``."""
-    from harness.search import SearchSettings, run_stage
+    from harness.searching import SearchSettings, run_stage
     from search_spaces import load_recipe, load_space
 
     settings = SearchSettings(

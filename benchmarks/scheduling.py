@@ -63,7 +63,7 @@ def time_harness(n_trials: int, concurrency: int, directory: Path, seed: int = 0
     """Wall seconds of ``run_stage`` for ``n_trials`` instant trials (TPE, ASHA, tables)."""
     from rich.console import Console
 
-    from harness.search import SearchSettings, run_stage
+    from harness.searching import SearchSettings, run_stage
     from search_spaces import load_recipe, load_space
 
     settings = SearchSettings(

@@ -63,7 +63,7 @@ def run_search(
     args: argparse.Namespace,
 ) -> pd.DataFrame:
     """One stage through the harness; its trials in the order they were created (= ended)."""
-    from harness.search import SearchSettings, run_stage
+    from harness.searching import SearchSettings, run_stage
     from search_spaces import load_recipe, load_space
 
     grid = sampler == "grid"

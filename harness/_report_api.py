@@ -16,7 +16,7 @@ from typing import Any
 
 import pandas as pd
 
-from harness.search._notify import say
+from harness.searching._notify import say
 from harness.tune._rundir import param_error
 from search_spaces import ConfigError, HarnessError, RunSpec, has_spec, read_spec
 
@@ -86,7 +86,8 @@ class ReportResult:
         notes: what the report had to assume or refuse, each experiment's notes included.
         experiments: each search or plan directory's report, in order.
         comparison: the side-by-side comparison's files (several experiments only).
-        paired: the ablation and validation directories whose tables were written.
+        paired: the statistics of the ablation and validation directories among the runs
+            (:class:`harness.PairedResult` each), their files written.
     """
 
     paths: list[Path]
@@ -96,7 +97,7 @@ class ReportResult:
     notes: list[str] = field(default_factory=list)
     experiments: list[ExperimentReport] = field(default_factory=list)
     comparison: list[Path] = field(default_factory=list)
-    paired: list[Path] = field(default_factory=list)
+    paired: list[Any] = field(default_factory=list)
 
 
 # ---------------------------------------------------------------------------------- tables
@@ -177,10 +178,10 @@ def rebuild_experiment(run: str | Path, console: Any | None = None) -> list[Rebu
         raise ConfigError(f"{run / 'spec.json'}: records no settings.metric and settings.mode")
     storage = settings.get("storage")
     if spec.kind == "ablation":
-        from harness.ablate._runner import write_cells
+        from harness.paired import write_cells
 
         result = _rebuild_one(run, settings, storage, _recipe_epochs(spec))
-        write_cells(run)
+        write_cells(run, ("seed",))
         targets = [(run, result)]
     elif _stage_dirs(run):
         targets = _rebuild_plan(run, spec, settings)
@@ -254,35 +255,10 @@ def _rebuild_missing(runs: list[Path], console: Any | None) -> None:
                 )
 
 
-def _paired_report(
-    path: Path, kind: str, *, metric: str | None, bootstrap: int, seed: int, out: Path | None,
-    console: Any | None,
-) -> None:  # fmt: skip
-    """Write (and print) the table of an ablation or a validation directory.
-
-    The paired-experiment reports print as they write, so they take a console; without one
-    they get a quiet one (their files are written all the same).
-    """
-    if console is None:
-        from rich.console import Console  # only for these two reports' own printing
-
-        console = Console(quiet=True)
-    if kind == "ablation":
-        from harness.cli._report import ablation_report
-
-        ablation_report(
-            path, metric=metric, bootstrap=bootstrap, seed=seed, out=out, console=console
-        )
-    else:
-        from harness.cli._validate_cmd import validation_report
-
-        validation_report(path, metric=metric, out=out, console=console)
-
-
 def best_in(exp: Any) -> dict[str, Any] | None:
     """The best configuration of a loaded experiment (:func:`analysis.load_experiment`), by its
     search metric and mode: the trial :func:`harness.search` calls best."""
-    from harness.search._answer import best_configuration
+    from harness.searching._answer import best_configuration
     from harness.tune import best_row
 
     trials = exp.trials
@@ -393,8 +369,9 @@ def report(
     )
     _rebuild_missing(paths, console)
     _check(spline_df, interactions)
-    paired = _paired_reports(paths, opts, out_dir if len(paths) == 1 else None, console)
-    reports = _experiment_reports([p for p in paths if p not in paired], params, opts, out_dir)
+    paired = _paired_reports(paths, opts, out_dir if len(paths) == 1 else None)
+    done = {r.path for r in paired}
+    reports = _experiment_reports([p for p in paths if p not in done], params, opts, out_dir)
     comparison = _comparison(reports, out_dir)
     return ReportResult(
         paths=[p for r in reports for p in r.files.values()] + comparison,
@@ -408,23 +385,19 @@ def report(
     )
 
 
-def _paired_reports(
-    paths: list[Path], opts: _Options, out: Path | None, console: Any | None
-) -> list[Path]:
-    """Write the tables of the ablation and validation directories among ``paths``; return
-    those directories."""
-    from analysis import is_ablation_dir
-    from analysis.validation import is_validation_dir
+def _paired_reports(paths: list[Path], opts: _Options, out: Path | None) -> list[Any]:
+    """The statistics of the ablation and validation directories among ``paths``, their files
+    written (:class:`harness.PairedResult` each)."""
+    from analysis.paired import paired_kind
+    from harness._paired_api import paired_report
 
     paired = []
     for path in paths:
-        kind = "ablation" if is_ablation_dir(path) else "validation"
-        if kind == "ablation" or is_validation_dir(path):
-            _paired_report(
-                path, kind, metric=opts.metric, bootstrap=opts.bootstrap, seed=opts.seed,
-                out=out, console=console,
+        if paired_kind(path) is not None:
+            paired.append(
+                paired_report(path, metric=opts.metric, bootstrap=opts.bootstrap, seed=opts.seed,
+                              out=out)
             )  # fmt: skip
-            paired.append(path)
     return paired
 
 

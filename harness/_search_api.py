@@ -21,10 +21,10 @@ from typing import Any
 
 import pandas as pd
 
-from harness.search._answer import answer_sentences, best_configuration, search_answer
-from harness.search._notify import say
-from harness.search._setup import SearchRequest, override_list, prepare_search
-from harness.search._stage import DEFAULT_TRAINABLE, SearchSettings, run_stage, stage_recipe
+from harness.searching._answer import answer_sentences, best_configuration, search_answer
+from harness.searching._notify import say
+from harness.searching._setup import SearchRequest, override_list, prepare_search
+from harness.searching._stage import DEFAULT_TRAINABLE, SearchSettings, run_stage, stage_recipe
 from harness.tune._budget import BUDGET_FILE
 from harness.tune._rundir import create_run_dir, environment, param_error, write_json
 from search_spaces import (
@@ -150,7 +150,7 @@ def _resumed(runs_dir: Path, name: str | None, address: str | None, console: Any
 
 
 def _run_plan(run: _Run, runs_dir: Path, name: str | None, console: Any | None) -> SearchResult:
-    from harness.search._plan import BudgetSplit, run_plan
+    from harness.searching._plan import BudgetSplit, run_plan
     from harness.tune import connect
     from search_spaces import load_plan
 
@@ -218,7 +218,7 @@ def _plan_tables(
 def _base_values(space: Space, recipe: Recipe, settings: SearchSettings) -> dict[str, Any]:
     """The values the base configuration was evaluated with: the recipe's own, moved into the
     space where they were outside it (and rescaled weights), as the search enqueued them."""
-    from harness.search._sampling import base_point, effective_params
+    from harness.searching._sampling import base_point, effective_params
 
     base = flatten(stage_recipe(recipe, settings))
     point, _ = base_point(space, base)

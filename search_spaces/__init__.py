@@ -57,6 +57,7 @@ from search_spaces._recipe import (
 from search_spaces._space import Space, is_objective_path, list_spaces, load_space
 from search_spaces._spec import SPEC_FILE, RunKind, RunSpec, has_spec, read_spec, write_spec
 from search_spaces._vocab import (
+    BREAKDOWN_METRICS,
     FAILURE_STATUSES,
     FINISHED_STATUSES,
     HIGHER_IS_BETTER,
@@ -70,6 +71,7 @@ from search_spaces._vocab import (
 
 __all__ = [
     "AUX_HEADS",
+    "BREAKDOWN_METRICS",
     "FAILURE_STATUSES",
     "FINISHED_STATUSES",
     "HIGHER_IS_BETTER",

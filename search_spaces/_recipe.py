@@ -1,7 +1,7 @@
 """The recipe: one frozen pydantic model of everything a trial needs.
 
-Every field has a default (the reference "Stage-1++" configuration of DESIGN.md) and a one-line
-description. A parameter is named everywhere by its dotted path in this model
+Every field has a default (the reference "Stage-1++" configuration of docs/architecture.md) and
+a one-line description. A parameter is named everywhere by its dotted path in this model
 (``optim.lr``, ``loss.weights.boundary``, ``model.attention.blocks``).
 """
 

@@ -12,6 +12,7 @@ from enum import StrEnum
 from search_spaces._errors import ConfigError
 
 __all__ = [
+    "BREAKDOWN_METRICS",
     "FAILURE_STATUSES",
     "FINISHED_STATUSES",
     "HIGHER_IS_BETTER",
@@ -97,6 +98,18 @@ LOWER_IS_BETTER = frozenset(
         "wall_time_s",
         "n_params",
     }
+)
+#: the validation metrics beyond the pixel ones, in one place for the trials that compute them
+#: (``trials.metrics.BreakdownAccumulator``) and the statistics that compare them
+#: (``analysis.paired``): lesion recall by lesion size (the strata of ``trials.metrics``),
+#: false-positive components per image, expected calibration error and Brier score
+BREAKDOWN_METRICS = (
+    "lesion_recall_small",
+    "lesion_recall_medium",
+    "lesion_recall_large",
+    "fp_components_per_image",
+    "ece",
+    "brier",
 )
 #: what ``trials.run_trial`` reports each epoch that a search can optimise: the validation
 #: metrics of ``trials.metrics`` (its registry and ``BREAKDOWN_METRICS``, the lesion-size and

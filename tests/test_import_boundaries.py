@@ -1,4 +1,4 @@
-"""The layout's import rules, over the whole tree (see DESIGN.md's layout table).
+"""The layout's import rules, over the whole tree (see docs/architecture.md's layout table).
 
 * ``search_spaces`` (the base vocabulary) imports none of the other packages, nor torch or ray;
 * ``trials`` never imports ray (nor harness or analysis);
@@ -67,7 +67,7 @@ def test_the_rule_catches_a_violation(tmp_path: Path) -> None:
 
 def test_importing_the_cli_loads_neither_torch_nor_ray() -> None:
     code = (
-        "import sys, harness.cli, harness.search, harness.paired, harness.tune, analysis; "
+        "import sys, harness.cli, harness.searching, harness.paired, harness.tune, analysis; "
         "print(sorted(m for m in ('torch', 'ray') if m in sys.modules))"
     )
     out = subprocess.run(

@@ -45,7 +45,13 @@ from statsmodels.stats.power import TTestPower
 
 from analysis._evaluation import paired_comparison
 from analysis._json import jsonable
-from search_spaces import SUCCESS_STATUSES, ConfigError, DataError, metric_direction
+from search_spaces import (
+    BREAKDOWN_METRICS,
+    SUCCESS_STATUSES,
+    ConfigError,
+    DataError,
+    metric_direction,
+)
 
 __all__ = [
     "ABLATION_VERDICTS",
@@ -65,12 +71,6 @@ __all__ = [
 # fmt: off
 #: the quality metrics a paired experiment analyses by default (those the cells have)
 QUALITY_METRICS = ("iou_lesion", "precision", "recall", "f1", "dice", "pixel_accuracy")
-#: the lesion-size and calibration metrics each trial's validation reports (trials.metrics'
-#: ``BREAKDOWN_METRICS``; analysis cannot import trials, a test keeps the two in step)
-BREAKDOWN_METRICS = (
-    "lesion_recall_small", "lesion_recall_medium", "lesion_recall_large",
-    "fp_components_per_image", "ece", "brier",
-)
 PAIRED_COLUMNS = (
     "variant", "metric", "direction", "n", "mean", "sd", "ci_low", "ci_high", "delta",
     "delta_ci_low", "delta_ci_high", "delta_rel", "sd_diff", "p_t", "p_wilcoxon", "p_holm", "d_z",

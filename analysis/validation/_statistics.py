@@ -35,7 +35,6 @@ from typing import Any
 import pandas as pd
 
 from analysis.paired._statistics import (
-    BREAKDOWN_METRICS,
     OPTIONS,
     QUALITY_METRICS,
     PairedStatistics,
@@ -44,10 +43,9 @@ from analysis.paired._statistics import (
     check_cell_columns,
     paired_statistics,
 )
-from search_spaces import ConfigError, DataError
+from search_spaces import BREAKDOWN_METRICS, ConfigError, DataError
 
 __all__ = [
-    "BREAKDOWN_METRICS",
     "CANDIDATE",
     "DEFAULT_VALIDATION_METRICS",
     "REFERENCE",

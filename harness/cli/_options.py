@@ -74,7 +74,7 @@ StorageOpt = Annotated[
     typer.Option(
         help="Where experiments go instead of RUNS_DIR: a path every node mounts (multi-node "
         "runs need one) or a pyarrow URI such as s3://bucket/runs (Ray state and checkpoints "
-        "there, tables in RUNS_DIR). See README, Running on a cluster."
+        "there, tables in RUNS_DIR). See docs/cluster.md."
     ),
 ]
 NameOpt = Annotated[str | None, typer.Option(help="Run name: RUNS_DIR/NAME.")]

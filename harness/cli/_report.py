@@ -4,7 +4,6 @@ validation table of a validation directory (``"kind": "validation"``)."""
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 from rich.console import Console
@@ -12,7 +11,7 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
-__all__ = ["ablation_report", "print_ablation", "print_report"]
+__all__ = ["print_report"]
 
 
 def _print_ranking(
@@ -80,64 +79,19 @@ def _add_ranking_column(table: Table, key: str, narrow: bool, name_width: int | 
     )
 
 
-def print_ablation(result: Any, title: str, console: Console) -> None:
-    """The ablation's main table, its smallest detectable effects and its notes, on a terminal."""
-    from analysis import ablation_rows, mde_lines
-
-    if not console.is_terminal and console.width < 200:
-        # a log or CI: a 13-column table squeezed to 80 columns cannot be read
-        console = Console(width=200, file=console.file)
-    rows = ablation_rows(result)
-    table = Table(title=title)
-    for key in rows[0]:
-        table.add_column(key, justify="left" if key in ("variant", "verdict") else "right")
-    for row in rows:
-        style = {"hurts": "red", "helps": "green"}.get(row["verdict"])
-        table.add_row(*(escape(v) for v in row.values()), style=style)
-    console.print(table)
-    for line in mde_lines(result):
-        console.print(f"detectable: {escape(line)}")
-    for note in result.notes:
-        console.print(f"[yellow]note:[/] {escape(note)}")
-
-
-def ablation_report(
-    directory: Path,
-    *,
-    metric: str | None,
-    bootstrap: int,
-    seed: int,
-    out: Path | None,
-    console: Console,
-) -> list[Path]:
-    """Print an ablation directory's statistics and write them, with ``report.html``.
-
-    The files go to ``out`` (default ``DIRECTORY/report``); ``metric`` overrides the main metric
-    of ``spec.json``; ``bootstrap`` and ``seed`` set the bootstrap interval of each Δ.
-
-    Returns:
-        The written paths.
-    """
-    from analysis import ablation_statistics, load_ablation, write_ablation
-
-    cells, variants, spec = load_ablation(directory)
-    main_metric = metric or str(spec.get("metric") or "iou_lesion")
-    # the direction the ablation recorded for its metric wins over the shared rule
-    recorded = {str(spec["metric"]): str(spec["mode"])} if spec.get("mode") else None
-    result = ablation_statistics(
-        cells, main_metric=main_metric, bootstrap=bootstrap, seed=seed, directions=recorded
-    )
-    meta = {"name": directory.name, **spec}
-    print_ablation(result, f"{directory.name}: ablation of {main_metric}", console)
-    files = write_ablation(result, variants, out or directory / "report", meta=meta, html_page=True)
-    console.print("wrote " + ", ".join(str(p) for p in files))
-    return files
-
-
 def print_report(result: Any, console: Console) -> None:
-    """Each experiment's ranking and the files written, then the comparison's files
-    (``result``: a :class:`harness.ReportResult`; ablation and validation tables print as they
-    are written)."""
+    """Each ablation's or validation's table, each experiment's ranking and the files written,
+    then the comparison's files (``result``: a :class:`harness.ReportResult`)."""
+    from harness.cli._paired import print_paired
+
+    for paired in result.paired:
+        if paired.statistics is None:
+            console.print(
+                f"[yellow]{escape(str(paired.path))}: no finished cell of the baseline and a "
+                "variant yet: no table[/]"
+            )
+        else:
+            print_paired(paired, console)
     for exp in result.experiments:
         _print_ranking(exp.report, exp.meta, console, exp.param_source)
         console.print("wrote " + ", ".join(str(p) for p in exp.files.values()))

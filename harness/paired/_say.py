@@ -1,5 +1,5 @@
 """How the paired core tells what it is doing: on the caller's console, else through logging
-(the same rule as :func:`harness.search._notify.say`, without importing the search)."""
+(the same rule as :func:`harness.searching._notify.say`, without importing the search)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,7 @@
-"""Search: spaces turned into define-by-run sampling, range narrowing, stages and staged plans.
+"""Searching: spaces turned into define-by-run sampling, range narrowing, stages and staged plans.
+
+(The API function ``harness.search`` lives in :mod:`harness._search_api`; this package has a name
+of its own so that importing it never hides that function.)
 
 A search stage (:func:`run_stage`) and a plan's validation stage are configurations of the
 engine core :func:`harness.tune.run_experiment`; nothing here imports ray.
@@ -6,20 +9,16 @@ engine core :func:`harness.tune.run_experiment`; nothing here imports ray.
 
 from __future__ import annotations
 
-import sys
-import types
-from typing import Any
-
-from harness.search._grid import grid_points
-from harness.search._narrow import narrow_space
-from harness.search._plan import fidelity_table, run_plan
-from harness.search._sampling import (
+from harness.searching._grid import grid_points
+from harness.searching._narrow import narrow_space
+from harness.searching._plan import fidelity_table, run_plan
+from harness.searching._sampling import (
     base_point,
     define_by_run,
     effective_params,
     simplex_weights,
 )
-from harness.search._stage import (
+from harness.searching._stage import (
     DEFAULT_TRAINABLE,
     SearchSettings,
     StageResult,
@@ -44,28 +43,3 @@ __all__ = [
     "simplex_weights",
     "stage_recipe",
 ]
-
-
-class _SearchPackage(types.ModuleType):
-    """This package, callable as the API's :func:`harness.search`.
-
-    Importing ``harness.search`` (the package) makes it the attribute ``search`` of ``harness``
-    (Python's import system sets it), which would hide the function of the same name; so the
-    package itself calls the function, and ``harness.search(...)`` works in any import order.
-    """
-
-    def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        from harness._search_api import search
-
-        return search(*args, **kwargs)
-
-    @property
-    def __signature__(self) -> Any:
-        import inspect
-
-        from harness._search_api import search
-
-        return inspect.signature(search)
-
-
-sys.modules[__name__].__class__ = _SearchPackage

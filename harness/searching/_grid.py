@@ -8,7 +8,7 @@ from typing import Any
 
 from optuna.distributions import BaseDistribution
 
-from harness.search._sampling import _resolve, fraction_name
+from harness.searching._sampling import _resolve, fraction_name
 from search_spaces import ConfigError, FloatParam, FractionOfParam, IntParam, SimplexParam, Space
 
 __all__ = ["grid_points", "grid_search_space"]

@@ -24,8 +24,8 @@ from typing import Any
 
 import pandas as pd
 
-from harness.search._notify import say
-from harness.search._stage import (
+from harness.searching._notify import say
+from harness.searching._stage import (
     SearchSettings,
     StageResult,
     make_trainable,
@@ -271,7 +271,7 @@ def _stage_space(
 ) -> Space:
     """The space a stage searches: its own, narrowed around the previous stage's best trials
     when the plan says so (each changed range is appended to ``narrowing``)."""
-    from harness.search._narrow import narrow_space
+    from harness.searching._narrow import narrow_space
 
     if stage.is_validation:
         if previous is None:  # the plan loader refuses this; never reached

@@ -8,7 +8,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from harness.search._stage import DEFAULT_TRAINABLE, SearchSettings, budget_trial_cap
+from harness.searching._stage import DEFAULT_TRAINABLE, SearchSettings, budget_trial_cap
 from harness.tune._rundir import param_error
 from search_spaces import ConfigError, Recipe, apply_overrides, load_recipe, parse_override
 
@@ -93,7 +93,7 @@ def search_trials(
     concurrency: int,
 ) -> int:
     """``trials``, or its default: :data:`DEFAULT_TRIALS`, or under a budget as many trials as
-    it can pay for (:func:`harness.search._stage.budget_trial_cap`)."""
+    it can pay for (:func:`harness.searching._stage.budget_trial_cap`)."""
     if trials is not None:
         return trials
     if budget_epochs is None and budget_hours is None:
@@ -178,7 +178,7 @@ def prepare_search(req: SearchRequest) -> tuple[SearchSettings, Recipe]:
         ConfigError: the parameter and the rule it breaks.
     """
     from harness._recipes import resolve_recipe
-    from harness.search._stage import default_grace_period
+    from harness.searching._stage import default_grace_period
     from harness.tune._resources import cluster_gpus, gpu_share
 
     mode = _check_target(req)

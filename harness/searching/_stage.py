@@ -13,7 +13,7 @@ from typing import Any
 
 import pandas as pd
 
-from harness.search._notify import say
+from harness.searching._notify import say
 from harness.tune._budget import Budget
 from harness.tune._rundir import param_error
 from search_spaces import Recipe, apply_overrides, flatten
@@ -203,7 +203,7 @@ class _DefineByRun:
         self.space, self.base, self.fixed = space, base, fixed
 
     def __call__(self, trial: Any) -> dict[str, Any]:
-        from harness.search._sampling import define_by_run
+        from harness.searching._sampling import define_by_run
 
         return define_by_run(self.space, self.base, self.fixed)(trial)
 
@@ -236,8 +236,8 @@ def _searcher(
     directory: Path, space: Any, base_flat: dict[str, Any], settings: SearchSettings, console: Any
 ) -> tuple[Any, SearchSettings]:
     """The searcher of a new stage (and the settings, with the trials capped at a grid's size)."""
-    from harness.search._grid import grid_points
-    from harness.search._sampling import base_point
+    from harness.searching._grid import grid_points
+    from harness.searching._sampling import base_point
     from harness.tune import build_searcher, make_sampler
 
     grid = grid_points(space) if settings.sampler == "grid" else None
@@ -295,7 +295,7 @@ def run_stage(
     directory = directory.resolve()
     recipe = stage_recipe(base, settings)
     trainable = make_trainable(directory, recipe, settings)
-    from harness.search._study_params import StudyParams
+    from harness.searching._study_params import StudyParams
 
     searcher = scheduler = None
     if not resume:

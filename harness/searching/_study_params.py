@@ -17,7 +17,7 @@ from optuna.distributions import (
     IntDistribution,
 )
 
-from harness.search._sampling import _missing, _native, effective_params, raw_distributions
+from harness.searching._sampling import _missing, _native, effective_params, raw_distributions
 from search_spaces import CategoricalParam, ConfigError, FractionOfParam, SimplexParam, Space
 
 __all__ = ["StudyParams", "effective_distributions"]

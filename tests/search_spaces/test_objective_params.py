@@ -14,13 +14,13 @@ from pathlib import Path
 import optuna
 import pytest
 
-from harness.search._grid import grid_points
-from harness.search._sampling import (
+from harness.searching._grid import grid_points
+from harness.searching._sampling import (
     base_point,
     define_by_run,
     effective_params,
 )
-from harness.search._study_params import StudyParams
+from harness.searching._study_params import StudyParams
 from search_spaces import (
     CategoricalParam,
     ConfigError,

@@ -26,6 +26,7 @@ from typing import Any
 
 import numpy as np
 
+from search_spaces import BREAKDOWN_METRICS
 from trials.metrics._calibration import (
     DEFAULT_BINS,
     expected_calibration_error,
@@ -43,15 +44,10 @@ from trials.metrics._lesions import (
 __all__ = ["BREAKDOWN_METRICS", "BreakdownAccumulator"]
 
 _STRATA = size_strata()
-#: what :meth:`BreakdownAccumulator.compute` returns, in this order
-BREAKDOWN_METRICS = (
-    *(f"lesion_recall_{s.name}" for s in _STRATA),
-    "fp_components_per_image",
-    "ece",
-    "brier",
-)
 
 
+# what :meth:`BreakdownAccumulator.compute` returns, in this order: the base vocabulary's
+# BREAKDOWN_METRICS, whose lesion-recall names are these strata's (a test keeps them in step)
 class BreakdownAccumulator:
     """Lesion counts per size stratum and calibration bins over a set of images.
 

@@ -19,10 +19,10 @@ from typer.testing import CliRunner
 import harness
 from harness.cli._app import app
 from harness.cli._search import print_search
-from harness.search import SearchSettings, run_plan, run_stage
-from harness.search._plan import BudgetSplit
-from harness.search._setup import search_max_epochs, search_trials
-from harness.search._stage import HOURS_ONLY_TRIAL_CAP, budget_trial_cap
+from harness.searching import SearchSettings, run_plan, run_stage
+from harness.searching._plan import BudgetSplit
+from harness.searching._setup import search_max_epochs, search_trials
+from harness.searching._stage import HOURS_ONLY_TRIAL_CAP, budget_trial_cap
 from harness.tune import Budget
 from search_spaces import ConfigError, load_plan, load_recipe, load_space
 

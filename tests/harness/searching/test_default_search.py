@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from harness.search import SearchSettings
-from harness.search._stage import default_grace_period
+from harness.searching import SearchSettings
+from harness.searching._stage import default_grace_period
 from search_spaces import ConfigError
 
 
@@ -64,7 +64,7 @@ def test_tpe_good_group_is_optunas_default_up_to_three_parameters_and_shrinks_be
 
 
 def test_a_stage_gives_tpe_the_number_of_parameters_of_its_space(tmp_path):
-    from harness.search._stage import _searcher
+    from harness.searching._stage import _searcher
     from search_spaces import flatten, load_recipe, load_space
 
     recipe = flatten(load_recipe("cpu_demo").model_dump(mode="json"))

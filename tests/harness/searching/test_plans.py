@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 from rich.console import Console
 
-from harness.search import SearchSettings, fidelity_table, run_plan
+from harness.searching import SearchSettings, fidelity_table, run_plan
 from search_spaces import load_plan, load_recipe
 
 

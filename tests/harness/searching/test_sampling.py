@@ -12,9 +12,9 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from harness.search import narrow_space
-from harness.search._grid import grid_points, grid_search_space
-from harness.search._sampling import (
+from harness.searching import narrow_space
+from harness.searching._grid import grid_points, grid_search_space
+from harness.searching._sampling import (
     base_point,
     define_by_run,
     effective_params,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from harness.search import SearchSettings, run_stage
+from harness.searching import SearchSettings, run_stage
 from search_spaces import load_recipe, load_space
 
 

@@ -10,8 +10,8 @@ import optuna
 import pandas as pd
 import pytest
 
-from harness.search import SearchSettings, run_stage
-from harness.search._sampling import effective_params
+from harness.searching import SearchSettings, run_stage
+from harness.searching._sampling import effective_params
 from harness.testing import LOG_LR_OPTIMUM
 from harness.tune import JOURNAL
 from search_spaces import flatten, load_recipe, load_space

@@ -12,7 +12,7 @@ from rich.console import Console
 
 import harness
 from harness.cli._search import print_search
-from harness.search import SearchSettings
+from harness.searching import SearchSettings
 from harness.tune import FAULT_ENV as HARNESS_FAULT_ENV
 from search_spaces import ConfigError, apply_overrides, load_recipe, load_space
 from trials import run_trial
@@ -183,7 +183,7 @@ def test_a_search_space_cannot_switch_fault_injection_on(tmp_path, path):
 
 
 def test_an_exception_in_a_trial_is_an_error_status_and_is_not_retried(ray_session, tmp_path):
-    from harness.search import run_stage
+    from harness.searching import run_stage
 
     settings = SearchSettings(
         trials=1,

@@ -24,7 +24,7 @@ import pytest
 import yaml
 from optuna.trial import TrialState
 
-from harness.search._sampling import define_by_run
+from harness.searching._sampling import define_by_run
 from harness.testing._objectives import ALLOCATING_SAMPLE_BYTES, allocating, allocating_bytes
 from harness.tune import (
     JOURNAL,

@@ -21,7 +21,7 @@ import optuna
 import pandas as pd
 import pytest
 
-from harness.search import SearchSettings, run_stage
+from harness.searching import SearchSettings, run_stage
 from harness.testing import TOY_OPTIMUM, TOY_SPACE, TOY_START, toy_score
 from harness.tune import JOURNAL, STATUS_KEY, TrialRecord, build_tables
 from harness.tune._trainable import (
