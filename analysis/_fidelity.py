@@ -108,7 +108,7 @@ def resolve_metric(exp: Experiment, metric: str | None = None) -> tuple[str, str
         return "curves", name
     if _numeric_column(trials, f"final.{name}"):
         return "trials", f"final.{name}"
-    raise ConfigError(_no_such_outcome(exp, name))
+    raise ConfigError(_no_such_outcome(exp, name), param="metric")
 
 
 def _once_per_trial(name: str) -> bool:
@@ -126,7 +126,7 @@ def _no_such_outcome(exp: Experiment, name: str) -> str:
     per_epoch = [c for c in curves.columns if c not in _CURVE_KEYS and _numeric(curves[c])]
     per_trial = [c for c in trials.columns if _once_per_trial(c) and _numeric(trials[c])]
     return (
-        f"--metric {name!r}: {exp.path} records no such outcome; per epoch: "
+        f"metric {name!r}: {exp.path} records no such outcome; per epoch: "
         f"{', '.join(per_epoch) or '(none)'}; per trial: {', '.join(per_trial) or '(none)'}"
     )
 
@@ -160,7 +160,7 @@ def choose_fidelity(
     """
     source, column = resolve_metric(exp, metric)
     if epoch is not None and (isinstance(epoch, bool) or int(epoch) != epoch or epoch < 1):
-        raise ConfigError(f"--epoch must be a whole number >= 1, got {epoch!r}")
+        raise ConfigError(f"epoch must be a whole number >= 1, got {epoch!r}", param="epoch")
     if source == "curves":
         return _from_curves(exp, column, epoch)
     return _from_trials(exp, column, epoch, metric or exp.metric, mixed_budgets)
@@ -211,7 +211,9 @@ def _valued(exp: Experiment, metric: str) -> pd.DataFrame:
     # a restored trial may report an epoch twice: its last report stands
     curves = curves.drop_duplicates([*keys, "epoch"], keep="last")
     if curves.empty:
-        raise ConfigError(f"--metric {metric}: no trial of {exp.path} has a finite value of it")
+        raise ConfigError(
+            f"metric {metric}: no trial of {exp.path} has a finite value of it", param="metric"
+        )
     return curves
 
 
@@ -263,9 +265,10 @@ def _from_curves(exp: Experiment, metric: str, epoch: int | None) -> Fidelity:
         chosen = int(epoch)
         if not (curves["epoch"] == chosen).any():
             raise ConfigError(
-                f"--epoch {chosen}: no trial of {exp.path} has a value of {metric} at epoch "
+                f"epoch {chosen}: no trial of {exp.path} has a value of {metric} at epoch "
                 f"{chosen}; epochs with values: {int(curves['epoch'].min())} to "
-                f"{int(curves['epoch'].max())}"
+                f"{int(curves['epoch'].max())}",
+                param="epoch",
             )
         why = "as asked (--epoch)"
     at = curves[curves["epoch"] == chosen][[*keys, metric]].rename(columns={metric: "value"})
@@ -311,15 +314,17 @@ def _from_trials(
     table = table.reset_index(drop=True)
     if table.empty:
         raise ConfigError(
-            f"--metric {column}: no finished trial of {exp.path} has a finite value"
-            + (f" after {chosen} epochs" if chosen is not None else "")
+            f"metric {column}: no finished trial of {exp.path} has a finite value"
+            + (f" after {chosen} epochs" if chosen is not None else ""),
+            param="metric",
         )
     banner = None
     if column.startswith(("final.", "best.")):
         ended = _ended(exp, keep)
         if ended is not None and ended.nunique() > 1:
             if not mixed_budgets:
-                raise ConfigError(_mixed_message(exp, asked, column, ended))
+                message, params = _mixed_message(exp, asked, column, ended)
+                raise ConfigError(message, params=params)
             first, last = int(ended.min()), int(ended.max())
             banner = (
                 f"MIXED BUDGETS: {column} is {_per_run(column)}, and the {len(ended)} trials "
@@ -363,10 +368,14 @@ def _per_run(column: str) -> str:
     return "each trial's value at the end of its own run"
 
 
-def _mixed_message(exp: Experiment, asked: str, column: str, ended: pd.Series) -> str:
+def _mixed_message(
+    exp: Experiment, asked: str, column: str, ended: pd.Series
+) -> tuple[str, tuple[str, ...]]:
+    """The refusal of mixed budgets and the parameters it names, in order (``metric`` twice
+    when it suggests another metric: each mention becomes the flag on the command line)."""
     first, last = int(ended.min()), int(ended.max())
     stopped = int((ended < last).sum())
-    what = f"--metric {asked}"
+    what = f"metric {asked}"
     if asked != column:
         what += f" (no values per epoch in {exp.path.name}/curves.parquet, so {column})"
     base = column.split(".", 1)[1]
@@ -378,15 +387,20 @@ def _mixed_message(exp: Experiment, asked: str, column: str, ended: pd.Series) -
         and _numeric(exp.curves[c])
     ]
     example = base if base in per_epoch else (per_epoch[0] if per_epoch else None)
+    # "an outcome recorded per epoch", not "a per-epoch metric": the word metric is kept for
+    # the parameter, whose every mention the command line turns into its flag
     way = (
-        f"a per-epoch metric (e.g. --metric {example}), analysed at one epoch that enough "
-        "trials reached"
+        f"an outcome recorded per epoch (e.g. metric {example}), analysed at one epoch that "
+        "enough trials reached"
         if example
-        else "a per-epoch metric, analysed at one epoch (this experiment's curves.parquet has none)"
+        else "an outcome recorded per epoch, analysed at one epoch (this experiment's "
+        "curves.parquet has none)"
     )
-    return (
+    message = (
         f"{what}: {_per_run(column)}, but the {len(ended)} trials "
         f"ended at epochs {first} to {last} (ASHA stopped {stopped} of {len(ended)} trials "
         f'before epoch {last}); comparing them ranks "was stopped early" as a parameter '
-        f"effect. Use {way}, or pass --mixed-budgets to compare them anyway, with a warning"
+        f"effect. Use {way}, or pass mixed_budgets to compare them anyway, with a warning"
     )
+    metrics = ("metric", "metric") if example else ("metric",)
+    return message, (*metrics, "mixed_budgets")

@@ -116,7 +116,7 @@ class Experiment:
 
         Raises:
             ConfigError: ``mode`` is neither max nor min, or the outcome's direction is unknown
-                and no ``mode`` was given (the message names ``--mode``).
+                and no ``mode`` was given (the message names ``mode``).
         """
         base = outcome.split(".", 1)[1] if outcome.startswith(_OUTCOME_PREFIXES) else outcome
         if mode is None and base == self.metric:
@@ -195,20 +195,24 @@ def _explicit_params(
     """``--params`` checked: each a column of ``trials.parquet`` and none an outcome."""
     chosen = list(dict.fromkeys(str(n).strip() for n in names if str(n).strip()))
     if not chosen:
-        raise ConfigError("--params names no column: give comma-separated parameter columns")
+        raise ConfigError(
+            "params names no column: give comma-separated parameter columns", param="params"
+        )
     missing = [n for n in chosen if n not in trials.columns]
     if missing:
         raise ConfigError(
-            f"--params: no column {', '.join(missing)} in {root / TRIALS}; its columns: "
-            f"{', '.join(map(str, trials.columns))}"
+            f"params: no column {', '.join(missing)} in {root / TRIALS}; its columns: "
+            f"{', '.join(map(str, trials.columns))}",
+            param="params",
         )
     outcomes = [n for n in chosen if is_outcome(n, curves, metric)]
     if outcomes:
         raise ConfigError(
-            f"--params: {', '.join(outcomes)} "
+            f"params: {', '.join(outcomes)} "
             f"{'is an outcome column' if len(outcomes) == 1 else 'are outcome columns'} (final.*, "
             "best.*, raw.*, a metric of curves.parquet, the search's metric, or bookkeeping: "
-            f"{', '.join(BOOKKEEPING)}); outcome columns are never parameters"
+            f"{', '.join(BOOKKEEPING)}); outcome columns are never parameters",
+            param="params",
         )
     return chosen
 

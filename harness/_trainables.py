@@ -36,20 +36,29 @@ def resolve_trainable(spec: str, search_dir: str | None = None) -> Callable[...,
     """
     module_name, sep, func_name = spec.partition(":")
     if not sep or not module_name or not func_name:
-        raise ConfigError(f"--trainable {spec!r}: expected module:function, e.g. trials:run_trial")
+        raise ConfigError(
+            f"trainable {spec!r}: expected module:function, e.g. trials:run_trial",
+            param="trainable",
+        )
     _importable(search_dir)
     try:
         module = importlib.import_module(module_name)
     except ImportError as exc:
-        raise ConfigError(f"--trainable {spec!r}: cannot import {module_name!r} ({exc})") from None
+        raise ConfigError(
+            f"trainable {spec!r}: cannot import {module_name!r} ({exc})", param="trainable"
+        ) from None
     fn = getattr(module, func_name, None)
     if not callable(fn):
-        raise ConfigError(f"--trainable {spec!r}: {module_name} has no function {func_name!r}")
+        raise ConfigError(
+            f"trainable {spec!r}: {module_name} has no function {func_name!r}",
+            param="trainable",
+        )
     try:
         inspect.signature(fn).bind(None, None)
     except TypeError:
         raise ConfigError(
-            f"--trainable {spec!r}: must accept (recipe, report) like trials.run_trial"
+            f"trainable {spec!r}: must accept (recipe, report) like trials.run_trial",
+            param="trainable",
         ) from None
     return fn
 

@@ -27,6 +27,7 @@ __all__ = [
     "Variant",
     "get_component",
     "list_components",
+    "only_term",
     "variant_drop",
     "variant_only",
 ]
@@ -70,8 +71,13 @@ def list_components() -> list[str]:
     return list(_COMPONENTS)
 
 
-def get_component(name: str, *, option: str = "--drop") -> Component:
+def get_component(name: str, *, option: str = "drop") -> Component:
     """The component registered under ``name``.
+
+    Args:
+        name: a component name (see :func:`list_components`).
+        option: the parameter ``name`` was given as (``drop`` or ``only``), named in the error
+            and carried as its ``param``.
 
     Raises:
         ConfigError: unknown name; the message lists the valid ones.
@@ -79,9 +85,26 @@ def get_component(name: str, *, option: str = "--drop") -> Component:
     if name not in _COMPONENTS:
         raise ConfigError(
             f"{option} {name!r}: unknown component; known components are "
-            f"{', '.join(list_components())} (and 'each' for --drop)"
+            f"{', '.join(list_components())} (and 'each' for drop)",
+            param=option,
         )
     return _COMPONENTS[name]
+
+
+def only_term(name: str) -> Component:
+    """The component ``only`` names: a single loss term.
+
+    Raises:
+        ConfigError: unknown name, or not a single loss term (``param="only"``).
+    """
+    comp = get_component(name, option="only")
+    if not comp.is_loss_term:
+        raise ConfigError(
+            f"only {name!r}: not a single loss term; the loss terms are "
+            f"{', '.join(LOSS_COMPONENTS)}",
+            param="only",
+        )
+    return comp
 
 
 @dataclass(frozen=True)
@@ -118,7 +141,7 @@ def _weights(recipe: Recipe) -> dict[str, float]:
 
 
 def _rescaled(
-    weights: dict[str, float], zeroed: Iterable[str], renormalize: bool, label: str
+    weights: dict[str, float], zeroed: Iterable[str], renormalize: bool, label: str, param: str
 ) -> tuple[dict[str, Any], bool]:
     zeroed = set(zeroed)
     total = sum(weights.values())
@@ -127,7 +150,8 @@ def _rescaled(
     if kept_total <= 0:
         raise ConfigError(
             f"{label}: no loss term would be left with a positive weight (the recipe's weights "
-            f"are {weights}); a loss needs at least one term"
+            f"are {weights}); a loss needs at least one term",
+            param=param,
         )
     out: dict[str, Any] = {f"loss.weights.{k}": 0.0 for k in sorted(zeroed)}
     scale = total / kept_total if renormalize else 1.0
@@ -149,7 +173,7 @@ def variant_drop(recipe: Recipe, names: Sequence[str], *, renormalize: bool = Tr
         ConfigError: unknown component, or nothing would be left of the loss.
     """
     comps = [get_component(n) for n in names]
-    label = "--drop " + " --drop ".join(names)
+    label = f"drop {'+'.join(names)!r}"
     weights = _weights(recipe)
     zeroed = sorted({t for c in comps for t in c.loss_terms})
     notes = []
@@ -159,7 +183,7 @@ def variant_drop(recipe: Recipe, names: Sequence[str], *, renormalize: bool = Tr
     overrides: dict[str, Any] = {}
     renormalized = False
     if zeroed:
-        overrides, renormalized = _rescaled(weights, zeroed, renormalize, label)
+        overrides, renormalized = _rescaled(weights, zeroed, renormalize, label, "drop")
     if any(c.name == "attention" for c in comps):
         if recipe.model.attention.blocks == 0 or recipe.model.attention.type == "none":
             notes.append("attention is already off in the base recipe")
@@ -182,16 +206,13 @@ def variant_only(recipe: Recipe, name: str, *, renormalize: bool = True) -> Vari
         ConfigError: unknown component, or not a single loss term, or a term of weight 0 when
             its weight is kept as it is.
     """
-    comp = get_component(name, option="--only")
-    if not comp.is_loss_term:
-        raise ConfigError(
-            f"--only {name!r}: --only takes a single loss term ({', '.join(LOSS_COMPONENTS)})"
-        )
+    only_term(name)
     weights = _weights(recipe)
     if weights[name] == 0 and not renormalize:
         raise ConfigError(
-            f"--only {name!r} --no-renormalize: its weight in the base recipe is 0, so the loss "
-            "would be empty"
+            f"only {name!r}: its weight in the base recipe is 0, so without renormalize the "
+            "loss would be empty",
+            params=("only", "renormalize"),
         )
     others = [k for k in LOSS_COMPONENTS if k != name]
     overrides: dict[str, Any] = {f"loss.weights.{k}": 0.0 for k in others}

@@ -247,14 +247,16 @@ def parse_override(item: str) -> tuple[str, Any]:
 def apply_overrides(
     recipe: Recipe | Mapping[str, Any],
     overrides: Mapping[str, Any] | Iterable[str],
-    source: str = "--set",
+    source: str = "set",
 ) -> Recipe:
     """Return ``recipe`` with values replaced by dotted path, validated.
 
     Args:
         recipe: a recipe or its mapping.
         overrides: ``{"optim.lr": 3e-4}`` or ``["optim.lr=3e-4", ...]``.
-        source: where the overrides came from, for error messages.
+        source: where the overrides came from, for error messages; a Python name (the default
+            ``set``, the API's parameter) is also the errors' ``param``, which the command line
+            turns into its flag (``--set``).
 
     Raises:
         ConfigError: an unknown path (the message lists the valid keys at that level) or a value
@@ -269,6 +271,7 @@ def apply_overrides(
     )
     if not isinstance(overrides, Mapping):
         overrides = dict(parse_override(o) for o in overrides)
+    params = (source,) if source.isidentifier() else ()
     for path, value in overrides.items():
         keys = path.split(".")
         node: Any = data
@@ -278,18 +281,23 @@ def apply_overrides(
                 prefix = ".".join(keys[:depth]) or "<recipe>"
                 raise ConfigError(
                     f"{source}: unknown parameter path {path!r} ({key!r} is not a key of "
-                    f"{prefix}); valid keys there: {', '.join(valid)}"
+                    f"{prefix}); valid keys there: {', '.join(valid)}",
+                    params=params,
                 )
             if depth == len(keys) - 1:
                 if isinstance(node[key], dict) and not isinstance(value, Mapping):
                     raise ConfigError(
                         f"{source}: {path!r} is a section, not a value; set one of its keys: "
-                        f"{', '.join(sorted(node[key]))}"
+                        f"{', '.join(sorted(node[key]))}",
+                        params=params,
                     )
                 node[key] = value
             else:
                 node = node[key]
-    return _validate(data, source, None)
+    try:
+        return _validate(data, source, None)
+    except ConfigError as exc:
+        raise ConfigError(str(exc), params=params) from None
 
 
 def load_recipe(
@@ -303,7 +311,7 @@ def load_recipe(
     data, label, text = _resolve_extends(name_or_path)
     recipe = _validate(data, label, text)
     if overrides:
-        recipe = apply_overrides(recipe, overrides)
+        recipe = apply_overrides(recipe, overrides, source="overrides")
     return recipe
 
 

@@ -19,7 +19,7 @@ _OBJECTIVE_TYPES = ("float", "int", "categorical")
 # a namespace this close to a recipe section (difflib ratio) is taken for a misspelt section
 _NAMESPACE_CUTOFF = 0.8
 OBJECTIVE_RULE = (
-    "only a --trainable whose function takes a `params` argument may declare parameters of its "
+    "only a trainable whose function takes a `params` argument may declare parameters of its "
     "own (objective parameters, named <namespace>.<name>); the default trainable "
     "trials:run_trial does not"
 )

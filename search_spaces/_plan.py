@@ -152,7 +152,7 @@ class Plan(_Frozen):
             ConfigError: a budget that is not a positive finite number.
         """
         if not (isinstance(budget, int | float) and math.isfinite(budget) and budget > 0):
-            raise ConfigError(f"--budget must be a positive number, got {budget!r}")
+            raise ConfigError(f"budget must be a positive number, got {budget!r}", param="budget")
         stages = tuple(
             s
             if s.trials is None

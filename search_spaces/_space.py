@@ -356,8 +356,8 @@ def _parse_param(f: _File, path: str, raw: Any, objective: bool = False) -> Para
     if getattr(spec, "default", None) is not None:
         raise f.error(
             (*loc, "default"),
-            "a recipe parameter starts at the base recipe's value (change it with --set); "
-            "'default' is for objective parameters only",
+            "a recipe parameter starts at the base recipe's value (a recipe override changes "
+            "it); 'default' is for objective parameters only",
         )
     return _check_values(f, path, spec, objective)
 

@@ -143,18 +143,29 @@ _LOWER_PREFIXES = ("loss_",)
 _PREFIXES = ("final.", "best.", "val.", "mean.")
 
 
-def check_recipe_metric(metric: str, option: str = "--metric") -> str:
+def check_recipe_metric(metric: str, option: str = "metric") -> str:
     """``metric`` if ``trials.run_trial`` reports it (a validation metric, the training loss or a
-    ``loss_<term>``), else a ConfigError that lists the valid ones."""
+    ``loss_<term>``), else a ConfigError that lists the valid ones.
+
+    ``option``: the parameter the metric was given as, named in the error (its ``param`` when it
+    is a Python name)."""
     if metric in RECIPE_METRICS or metric.startswith("loss_"):
         return metric
     raise ConfigError(
         f"{option} {metric!r}: the recipe does not report it; valid: "
-        f"{', '.join(sorted(RECIPE_METRICS))}, or loss_<term> for one loss term"
+        f"{', '.join(sorted(RECIPE_METRICS))}, or loss_<term> for one loss term",
+        params=_named(option),
     )
 
 
-def metric_direction(name: str, mode: str | None = None, *, option: str = "--mode") -> str:
+def _named(option: str, times: int = 1) -> tuple[str, ...]:
+    """``option`` as the parameters of an error that names it ``times`` times (each mention
+    becomes the flag on the command line), when it is a parameter's name; else none (a
+    description such as ``spec.json: settings.mode``)."""
+    return (option,) * times if option.isidentifier() else ()
+
+
+def metric_direction(name: str, mode: str | None = None, *, option: str = "mode") -> str:
     """``"max"`` if larger values of ``name`` are better, ``"min"`` if smaller ones are.
 
     An explicit ``mode`` wins. Otherwise the metric must be one the harness knows (the
@@ -165,7 +176,8 @@ def metric_direction(name: str, mode: str | None = None, *, option: str = "--mod
     Args:
         name: the metric, as a trial reports it or as a table column names it.
         mode: ``"max"``/``"min"`` given by the user, or ``None``.
-        option: the option the user sets the direction with, named in the error.
+        option: the parameter the user sets the direction with, named in the error (its
+            ``param`` when it is a Python name).
 
     Raises:
         ConfigError: ``mode`` is neither ``"max"`` nor ``"min"``, or ``name`` is unknown and no
@@ -173,7 +185,9 @@ def metric_direction(name: str, mode: str | None = None, *, option: str = "--mod
     """
     if mode is not None:
         if mode not in ("max", "min"):
-            raise ConfigError(f"{option} must be 'max' or 'min', got {mode!r}")
+            raise ConfigError(
+                f"{option} must be 'max' or 'min', got {mode!r}", params=_named(option)
+            )
         return mode
     base = name
     for prefix in _PREFIXES:
@@ -190,5 +204,6 @@ def metric_direction(name: str, mode: str | None = None, *, option: str = "--mod
     known = ", ".join(sorted(HIGHER_IS_BETTER | LOWER_IS_BETTER))
     raise ConfigError(
         f"metric {name!r}: the harness does not know whether larger or smaller is better; "
-        f"give {option} max or {option} min (known metrics: {known})"
+        f"give {option} max or {option} min (known metrics: {known})",
+        params=_named(option, times=2),
     )

@@ -245,12 +245,11 @@ def _estimate(
 
 
 def _check_options(interactions: int, bootstrap: int, spline_df: int | None) -> None:
-    if interactions < 0 or bootstrap < 0:
-        raise ConfigError(
-            f"--interactions and --bootstrap must be >= 0, got {interactions} and {bootstrap}"
-        )
+    for name, value in (("interactions", interactions), ("bootstrap", bootstrap)):
+        if value < 0:
+            raise ConfigError(f"{name} must be >= 0, got {value}", param=name)
     if spline_df is not None and not 1 <= spline_df <= 20:
-        raise ConfigError(f"--spline-df must be between 1 and 20, got {spline_df}")
+        raise ConfigError(f"spline_df must be between 1 and 20, got {spline_df}", param="spline_df")
 
 
 def _nothing_to_explain(n: int, coords: list[Coordinate], y: np.ndarray) -> tuple[str, str] | None:

@@ -21,6 +21,7 @@ from search_spaces import (
     read_spec,
     write_spec,
 )
+from search_spaces._components import get_component, only_term
 
 __all__ = ["AblationKind", "PathOutcome", "run_ablation_path"]
 
@@ -56,11 +57,18 @@ class AblationKind:
     noun: str = "an ablation"
 
     def check(self, options: PairedOptions) -> None:
-        """``seeds`` and ``alpha`` in range."""
+        """``seeds`` and ``alpha`` in range, and the components of ``drop`` and ``only`` known:
+        before Ray starts (:meth:`new` asks the cluster for its GPUs first)."""
         if options.seeds < 1:
             raise ConfigError(f"seeds must be >= 1, got {options.seeds}", param="seeds")
         if not 0 < self.alpha < 1:
             raise ConfigError(f"alpha must be between 0 and 1, got {self.alpha}", param="alpha")
+        for drop in self.drop:
+            for name in drop.split("+"):
+                if name and name != "each":
+                    get_component(name, option="drop")
+        for name in self.only:
+            only_term(name)
 
     def new(self, options: PairedOptions, runs_dir: Path, console: Any) -> tuple[Path, RunSpec]:
         """Resolve the base, build and check the variants, write ``spec.json``."""

@@ -382,7 +382,9 @@ def make_sampler(
         return optuna.samplers.RandomSampler(seed=seed)
     if kind == "grid":
         if not grid:
-            raise ConfigError("--sampler grid: the space has no grid (give steps or choices)")
+            raise ConfigError(
+                "sampler grid: the space has no grid (give steps or choices)", param="sampler"
+            )
         space: dict[str, list] = {}
         for point in grid:
             for key, value in point.items():
@@ -390,7 +392,9 @@ def make_sampler(
                 if value not in space[key]:
                     space[key].append(value)
         return _RayGridSampler(space, seed=seed)
-    raise ConfigError(f"--sampler {kind!r}: unknown; valid: tpe, tpe-budget, random, grid")
+    raise ConfigError(
+        f"sampler {kind!r}: unknown; valid: tpe, tpe-budget, random, grid", param="sampler"
+    )
 
 
 def build_searcher(

@@ -213,7 +213,8 @@ def make_ray_trainable(
             # Ray starts; this is the last line of defence
             raise ConfigError(
                 f"trial config: objective parameters {', '.join(sorted(objective))} are not "
-                f"recipe paths, and --trainable {trainable!r} takes no `params` argument"
+                f"recipe paths, and trainable {trainable!r} takes no `params` argument",
+                param="trainable",
             )
         recipe = apply_overrides(base, effective_config(config), source="trial config")
         if experiment_dir:

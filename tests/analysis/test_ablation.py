@@ -150,7 +150,7 @@ def test_hd95_is_lower_is_better_and_an_unknown_metric_needs_a_direction():
     cells = _cells({"full": FULL, "drop a": DROP_A}, hd95=hd95, sharpness=hd95)
     r = _row(ablation_statistics(cells, metrics=["hd95"]), "drop a", "hd95")
     assert r["direction"] == "min" and r["delta"] > 0 and r["verdict"] == "hurts"
-    with pytest.raises(ConfigError, match=r"'sharpness'.*give --mode max or --mode min"):
+    with pytest.raises(ConfigError, match=r"'sharpness'.*give mode max or mode min"):
         ablation_statistics(cells, metrics=["sharpness"])
     given = ablation_statistics(cells, metrics=["sharpness"], directions={"sharpness": "min"})
     assert _row(given, "drop a", "sharpness")["verdict"] == "hurts"

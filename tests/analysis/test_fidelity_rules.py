@@ -76,10 +76,11 @@ def test_final_values_of_trials_of_different_lengths_are_refused(tmp_path, table
         with pytest.raises(ConfigError) as info:
             choose_fidelity(exp, metric)
         message = str(info.value)
-        assert f"--metric {metric}" in message and "epochs 1 to 12" in message
+        assert message.startswith(f"metric {metric}") and "epochs 1 to 12" in message
         assert "stopped 6 of 12 trials before epoch 12" in message
         assert "was stopped early" in message
-        assert "--metric x" in message and "--mixed-budgets" in message
+        assert "(e.g. metric x)" in message and "pass mixed_budgets" in message
+        assert info.value.params == ("metric", "metric", "mixed_budgets")
 
     fid = choose_fidelity(exp, "final.x", mixed_budgets=True)
     assert fid.banner is not None and fid.banner.startswith("MIXED BUDGETS:")
@@ -104,15 +105,15 @@ def test_the_final_fallback_of_a_name_without_curves_is_refused_too(tmp_path, ta
     with pytest.raises(ConfigError) as info:
         choose_fidelity(exp, "y")
     message = str(info.value)
-    assert message.startswith("--metric y (") and "final.y" in message
-    assert "--mixed-budgets" in message
+    assert message.startswith("metric y (") and "final.y" in message
+    assert "mixed_budgets" in message and info.value.param == "metric"
 
 
 def test_without_an_epochs_column_the_curves_tell(tmp_path, tables, write_search):
     params = pd.DataFrame({"lr": np.linspace(0.1, 1.0, 12)})
     trials, curves = tables(params, _values([1] * 6 + [12] * 6, 12), metric="x")
     mixed = write_search(tmp_path / "m", trials.drop(columns="epochs"), curves, metric="x")
-    with pytest.raises(ConfigError, match="--mixed-budgets"):
+    with pytest.raises(ConfigError, match="mixed_budgets"):
         choose_fidelity(load_experiment(mixed), "final.x")
 
     # neither the epochs column nor the curves say: nothing to refuse

@@ -109,7 +109,7 @@ def test_early_stopped_parameter_is_not_ranked_important(tmp_path, tables, write
     assert any("not stable across epochs" in n for n in report.notes)
 
     # final.score mixes trials stopped at epoch 1 with trials at epoch 4: refused, or bannered
-    with pytest.raises(ConfigError, match="--mixed-budgets"):
+    with pytest.raises(ConfigError, match="mixed_budgets"):
         compute_importance(exp, metric="final.score", bootstrap=0)
     mixed = compute_importance(exp, metric="final.score", bootstrap=0, mixed_budgets=True)
     assert mixed.meta()["banner"].startswith("MIXED BUDGETS")
@@ -220,11 +220,13 @@ def test_an_outcome_of_unknown_direction_needs_a_mode(tmp_path, tables, write_se
     assert exp.mode is None
     assert any("direction of sharpness is unknown" in note for note in exp.notes)
 
-    with pytest.raises(ConfigError, match=r"'sharpness'.*give --mode max or --mode min"):
+    with pytest.raises(ConfigError, match=r"'sharpness'.*give mode max or mode min") as err:
         compute_importance(exp, bootstrap=0, fanova=False)
+    assert err.value.param == "mode"
     assert compute_importance(exp, mode="min", bootstrap=0, fanova=False).mode == "min"
-    with pytest.raises(ConfigError, match="--mode must be 'max' or 'min', got 'up'"):
+    with pytest.raises(ConfigError, match="mode must be 'max' or 'min', got 'up'") as err:
         compute_importance(exp, mode="up", bootstrap=0, fanova=False)
+    assert err.value.param == "mode"
     # a mode recorded in spec.json is the search's own answer
     recorded = write_search(tmp_path / "r", trials, curves, "sharpness", mode="min")
     assert compute_importance(load_experiment(recorded), bootstrap=0, fanova=False).mode == "min"

@@ -272,6 +272,7 @@ def test_explicit_params_win_and_are_checked(tmp_path, tables, write_search):
     message = str(info.value)
     assert "optim.nope" in message and "loss.weights.dice" in message  # the columns listed
     assert "lr," not in message.split(";")[0]  # only the missing name is blamed
+    assert message.startswith("params: no column") and info.value.param == "params"
 
     for outcome in ("final.score", "best.score", "raw.lr~u", "epochs", "status", "score"):
         with pytest.raises(ConfigError, match="outcome columns are never parameters") as info:

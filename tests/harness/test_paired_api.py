@@ -61,3 +61,29 @@ def test_errors_name_the_python_parameters(tmp_path):
         harness.validate(config=tmp_path / "x.yaml", folds=1, runs_dir=tmp_path)
     assert err.value.param == "folds"
     assert not any(tmp_path.iterdir())  # nothing was made
+
+
+def test_an_unknown_component_is_refused_before_ray_starts(tmp_path, monkeypatch):
+    import ray
+
+    def no_cluster(*args, **kwargs):
+        raise AssertionError(
+            "the cluster was asked for its GPUs before the components were checked"
+        )
+
+    monkeypatch.setattr("harness.tune._resources.cluster_gpus", no_cluster)
+    was_up = ray.is_initialized()
+    with pytest.raises(ConfigError, match=r"^drop 'nope': unknown component") as err:
+        harness.ablate("nope", runs_dir=tmp_path)
+    assert err.value.param == "drop"
+    with pytest.raises(ConfigError, match=r"^drop 'nope': unknown component") as err:
+        harness.ablate(["boundary+nope"], runs_dir=tmp_path)
+    assert err.value.param == "drop"
+    with pytest.raises(ConfigError, match=r"^only 'nope': unknown component") as err:
+        harness.ablate(only="nope", runs_dir=tmp_path)
+    assert err.value.param == "only"
+    with pytest.raises(ConfigError, match=r"^only 'attention': not a single loss term") as err:
+        harness.ablate(only="attention", runs_dir=tmp_path)
+    assert err.value.param == "only"
+    assert ray.is_initialized() is was_up  # False, unless an earlier test left Ray running
+    assert not any(tmp_path.iterdir())  # nothing was made

@@ -67,7 +67,7 @@ def test_the_default_trainable_refuses_a_path_outside_the_recipe_naming_file_ent
     msg = str(err.value)
     assert msg.startswith(f"{path}:4: param 'mlp.momentum': ")  # the file, its line, the entry
     assert "not a parameter of the recipe" in msg
-    assert "--trainable whose function takes a `params` argument" in msg
+    assert "only a trainable whose function takes a `params` argument" in msg
     assert "trials:run_trial does not" in msg
 
 

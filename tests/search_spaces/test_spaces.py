@@ -474,8 +474,9 @@ def test_plan_scaled():
     assert tiny.stages[3].seeds == 3
     assert staged.stages[0].trials == 40  # the original is unchanged
     for bad in (0, -1.0, float("nan")):
-        with pytest.raises(ConfigError, match="--budget must be a positive number"):
+        with pytest.raises(ConfigError, match=r"^budget must be a positive number") as err:
             staged.scaled(bad)
+        assert err.value.param == "budget"
 
 
 _GOOD_STAGE = "  - {name: coarse, space: lr, trials: 8, max_epochs: 4}\n"

@@ -53,13 +53,15 @@ def test_known_metric_directions(name: str, direction: str) -> None:
 def test_explicit_mode_wins_and_is_checked() -> None:
     assert metric_direction("train_loss", "max") == "max"
     assert metric_direction("my_objective", "min") == "min"
-    with pytest.raises(ConfigError, match="--mode must be 'max' or 'min', got 'up'"):
+    with pytest.raises(ConfigError, match="mode must be 'max' or 'min', got 'up'") as err:
         metric_direction("dice", "up")
+    assert err.value.param == "mode"
 
 
 def test_unknown_metric_without_mode_names_the_option() -> None:
-    with pytest.raises(ConfigError, match=r"'nosuch'.*give --mode max or --mode min"):
+    with pytest.raises(ConfigError, match=r"'nosuch'.*give mode max or mode min") as err:
         metric_direction("nosuch")
+    assert err.value.params == ("mode", "mode")  # both mentions become --mode on the CLI
     with pytest.raises(ConfigError, match="give --direction max"):
         metric_direction("nosuch", option="--direction")
 
@@ -71,5 +73,8 @@ def test_recipe_metrics_are_checked_with_the_valid_ones_listed() -> None:
     assert check_recipe_metric("ece") == "ece" and check_recipe_metric("lesion_recall_small")
     assert metric_direction("loss_boundary") == "min"
     assert all(metric_direction(m) in ("max", "min") for m in RECIPE_METRICS)
-    with pytest.raises(ConfigError, match=r"--metric 'nosuch'.*valid: boundary_f1, brier, dice"):
+    with pytest.raises(
+        ConfigError, match=r"^metric 'nosuch'.*valid: boundary_f1, brier, dice"
+    ) as err:
         check_recipe_metric("nosuch")
+    assert err.value.param == "metric"
