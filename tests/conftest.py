@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
+import logging
+import os
+import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -33,3 +39,66 @@ def tiny_overrides() -> dict:
         "optim.epochs": 2,
         "optim.freeze_encoder_epochs": 1,
     }
+
+
+@dataclass(frozen=True)
+class CliResult:
+    """What ``harness ARGS`` did: its exit code and what it wrote (as ``subprocess.run``
+    returns them)."""
+
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+def run_cli(args: list[str], cwd: Path | None = None) -> CliResult:
+    """``harness ARGS`` in this process, through the console script's own entry point
+    (``harness.cli.main``: the same parsing, error mapping and exit codes).
+
+    For the checks that end before any work starts (a bad argument: exit code 2 and one line
+    on stderr): a subprocess would pay Python's, torch's and the CLI's imports again, seconds
+    each time. Commands that run Ray or training keep their subprocess, where a crash or a
+    kill cannot take the test session with it.
+    """
+    from harness.cli import main
+
+    out, err = io.StringIO(), io.StringIO()
+    argv, here = sys.argv, os.getcwd()
+    library = logging.getLogger("harness")
+    level = library.level  # the CLI quietens the library's logger; the session's stays as it was
+    code: int | str | None = 0
+    try:
+        sys.argv = ["harness", *args]
+        if cwd is not None:
+            os.chdir(cwd)
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            try:
+                main()
+            except SystemExit as exc:
+                code = exc.code
+    finally:
+        sys.argv = argv
+        os.chdir(here)
+        library.setLevel(level)
+    returncode = code if isinstance(code, int) else (0 if code is None else 1)
+    return CliResult(returncode, out.getvalue(), err.getvalue())
+
+
+@pytest.fixture
+def harness_cli():
+    """:func:`run_cli`: ``harness_cli(["search", "--trials", "0"], tmp_path)``."""
+    return run_cli
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """The tiers (``make test-fast`` leaves out ``slow`` and ``cluster``): a test that uses the
+    session's Ray instance is ``ray``; the multi-node tests (``ray start``, token
+    authentication) are ``cluster`` and ``slow``. Tests that start a harness command which
+    starts Ray of its own carry the ``ray`` mark themselves."""
+    for item in items:
+        if "ray_session" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.ray)
+        if item.path.name == "test_cluster.py":
+            item.add_marker(pytest.mark.cluster)
+            item.add_marker(pytest.mark.ray)
+            item.add_marker(pytest.mark.slow)

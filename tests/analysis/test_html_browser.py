@@ -63,6 +63,7 @@ needs_chromium = pytest.mark.skipif(
 
 
 @needs_chromium
+@pytest.mark.slow
 def test_report_html_renders_in_headless_chromium(tmp_path, tables, write_search):
     fx = _fixtures()
     exp = fx.experiment(tables, write_search, tmp_path / "lw")

@@ -68,6 +68,7 @@ def test_pure_noise_ranks_nothing(tmp_path, tables, write_search):
     assert not any("correlated parameters" in n for n in report.notes)  # sampled independently
 
 
+@pytest.mark.slow
 def test_early_stopped_parameter_is_not_ranked_important(tmp_path, tables, write_search):
     # Half of the trials (p.early > 0.5) are pruned at epoch 1 with a low value; the others run
     # 4 epochs, and their value depends only on p.real. Counting the stopped trials' last values

@@ -82,6 +82,7 @@ def test_ishigami_finds_the_x1_x3_interaction_at_200_holm_adjusted(at_200):
 
 
 @pytest.mark.parametrize("n", [1000, 4000])
+@pytest.mark.slow
 def test_ishigami_within_005_at_1000_and_4000(n):
     for seed in range(5):
         est = estimate_importance(
@@ -94,6 +95,7 @@ def test_ishigami_within_005_at_1000_and_4000(n):
 
 
 @pytest.mark.parametrize("n", [50, 100, 200])
+@pytest.mark.slow
 def test_a_parameter_without_effect_gets_an_interval_reaching_zero(n):
     for seed in range(5):
         table = ishigami_table(n, seed, noise=1.0, extra=1)
@@ -104,6 +106,7 @@ def test_a_parameter_without_effect_gets_an_interval_reaching_zero(n):
             assert row["fanova_lo"] < 0.02, (n, seed, row.to_dict())
 
 
+@pytest.mark.slow
 def test_interaction_false_positives_are_rare_after_holm():
     """A function whose pairs share at most 0.002: no Holm-adjusted p < .05 in 9 runs of 6
     parameters (3 pairs tested each)."""

@@ -362,6 +362,7 @@ def test_html_is_self_contained_with_png_figures(built):
     assert '<h3>What the columns mean</h3>\n<dl class="defs">' in page
 
 
+@pytest.mark.slow
 def test_missing_pieces_say_not_available(built, tmp_path):
     exp = built[0]
     report = importance(exp, fanova=False, interactions=0, bootstrap=0)

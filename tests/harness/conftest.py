@@ -15,6 +15,10 @@ from harness.tune import snapshot_finished_trial_ids
 def ray_session():
     import ray
 
+    if ray.is_initialized():
+        # an in-process call that started a local instance before this fixture ran: the
+        # session's instance replaces it, with the session's resources
+        ray.shutdown()
     ray.init(
         num_cpus=2,
         include_dashboard=False,

@@ -13,6 +13,8 @@ from search_spaces import ConfigError, apply_overrides, load_recipe, recipe_to_y
 TOY = "harness.testing:component_effects"
 
 
+@pytest.mark.slow
+@pytest.mark.ray
 def test_ablate_from_python_writes_the_run_and_resumes(ray_session, tmp_path):
     result = harness.ablate(
         "boundary", seeds=2, epochs=1, trainable=TOY, runs_dir=tmp_path, name="abl"
@@ -33,6 +35,8 @@ def test_ablate_from_python_writes_the_run_and_resumes(ray_session, tmp_path):
     assert again.cells.equals(result.cells)  # every cell had finished: none ran again
 
 
+@pytest.mark.slow
+@pytest.mark.ray
 def test_validate_from_python_pairs_by_fold_and_seed(ray_session, tmp_path):
     candidate = apply_overrides(load_recipe("cpu_demo"), {"loss.weights.boundary": 0.0}, source="t")
     path = tmp_path / "candidate.yaml"

@@ -74,7 +74,7 @@ def _interrupt_when(table: Path, rows: int, done: threading.Event) -> None:
 
 @pytest.mark.slow
 @pytest.mark.ray
-def test_search_from_python_resumed_by_the_cli_and_reported(ray_session, tmp_path):
+def test_search_from_python_resumed_by_the_cli_reported_and_validated(ray_session, tmp_path):
     runs = tmp_path / "runs"
     done = threading.Event()
     watcher = threading.Thread(
@@ -121,3 +121,13 @@ def test_search_from_python_resumed_by_the_cli_and_reported(ray_session, tmp_pat
     assert report.best == final.best
     assert report.importance["py"]["parameter"].tolist() == ["optim.lr"]
     assert all(path.is_file() for path in report.paths)
+
+    # and what the search found is validated against its base, from Python, in the same session
+    check = harness.validate(
+        first.path, folds=2, seeds=1, trainable=SLOW_BOWL, metric="score", mode="max",
+        runs_dir=runs, name="check",
+    )  # fmt: skip
+    assert check.kind == "validation" and not check.interrupted
+    assert len(check.cells) == 4 and {"fold", "seed"} <= set(check.cells)
+    assert check.sentences[0].startswith("score: ")
+    assert read_spec(check.path).extra("experiment") == str(first.path)

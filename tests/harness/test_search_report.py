@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 import analysis
 from harness._report_api import write_search_report
 
@@ -19,6 +21,8 @@ def test_a_bug_in_the_analysis_is_reported_with_its_traceback_not_raised(tmp_pat
     assert "injected fault in the analysis" in saved and "Traceback" in saved
 
 
+@pytest.mark.slow
+@pytest.mark.ray
 def test_the_end_of_search_report_carries_the_ranking_across_epochs(tmp_path):
     import json
 

@@ -76,6 +76,7 @@ def test_fewer_tiles_than_a_batch_is_a_data_error_row(tiny):
     assert "fewer than data.batch_size = 1000" in row["error"]
 
 
+@pytest.mark.slow
 def test_grid_rows_are_the_cartesian_product(tiny):
     axes = parse_grid(["data.batch_size=2,3,4", "data.max_tiles_per_image=1,3"], tiny)
     seen = []

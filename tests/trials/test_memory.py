@@ -13,6 +13,7 @@ from search_spaces import MemoryCapExceeded, MemoryConfig
 from trials.memory import MemoryGuard, NvmlSampler, RssSampler
 
 
+@pytest.mark.slow
 def test_rss_cap_ends_the_work_cleanly_and_records_the_peak():
     base = RssSampler()()
     cap = base + 96 * 2**20

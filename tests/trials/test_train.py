@@ -235,6 +235,7 @@ def test_a_corrupt_image_in_real_data_is_a_status_or_skipped(tiny, tmp_path, soy
         ]
 
 
+@pytest.mark.slow
 def test_training_that_allocates_past_a_small_rss_cap_ends_with_memory_cap(tiny):
     from trials.memory import RssSampler
 

@@ -124,6 +124,8 @@ def _simulate(demo, drop: str, n_sim: int = 200, seeds: int = 5) -> np.ndarray:
     return np.array(ps)
 
 
+@pytest.mark.slow
+@pytest.mark.ray
 def test_power_and_honesty_of_200_simulated_ablations(demo):
     # the toy's boundary effect: removing it lowers iou by 2 sd of the paired difference
     delta = BOUNDARY_GAIN * demo.loss.weights.boundary
@@ -144,6 +146,8 @@ def test_power_and_honesty_of_200_simulated_ablations(demo):
 # ------------------------------------------------------------------------- real Ray runs
 
 
+@pytest.mark.slow
+@pytest.mark.ray
 def test_cells_on_ray_equal_the_inline_backend(ray_session, demo, tmp_path):
     design = AblationDesign(demo, build_variants(demo, ["boundary", "attention"], []), 2)
     settings = PairedSettings(trainable=TOY)
@@ -163,6 +167,7 @@ def test_cells_on_ray_equal_the_inline_backend(ray_session, demo, tmp_path):
 
 
 @pytest.mark.slow
+@pytest.mark.ray
 def test_real_training_ablation_on_ray(ray_session, tiny_overrides, tmp_path):
     base = apply_overrides(load_recipe("cpu_demo"), tiny_overrides, source="test")
     design = AblationDesign(base, build_variants(base, ["boundary"], []), 2)
@@ -177,6 +182,8 @@ def test_real_training_ablation_on_ray(ray_session, tiny_overrides, tmp_path):
     assert (tmp_path / "real" / "split.json").is_file()  # one split shared by every cell
 
 
+@pytest.mark.slow
+@pytest.mark.ray
 def test_cli_ablate_writes_the_table_and_files(tmp_path):
     res = _run(
         [
@@ -218,14 +225,16 @@ def test_cli_ablate_writes_the_table_and_files(tmp_path):
     assert spec["kind"] == "ablation" and spec["renormalize"] is True
 
 
-def test_cli_bad_input_is_one_line(tmp_path):
-    res = _run(["ablate", "--drop", "nope"], tmp_path)
+def test_cli_bad_input_is_one_line(tmp_path, harness_cli):
+    res = harness_cli(["ablate", "--drop", "nope"], tmp_path)
     assert res.returncode == 2 and "unknown component" in res.stderr
     assert "Traceback" not in res.stderr
-    res = _run(["ablate", "--surrogate", "--drop", "boundary"], tmp_path)
+    res = harness_cli(["ablate", "--surrogate", "--drop", "boundary"], tmp_path)
     assert res.returncode == 2 and "--surrogate predicts an ablation path" in res.stderr
 
 
+@pytest.mark.slow
+@pytest.mark.ray
 def test_driver_killed_mid_ablation_resumes_only_the_missing_cells(tmp_path, wait_for_snapshot):
     args = [
         "ablate",
@@ -327,6 +336,8 @@ def toy_search(tmp_path_factory) -> Path:
     return root
 
 
+@pytest.mark.slow
+@pytest.mark.ray
 def test_ablation_path_with_real_runs(toy_search):
     res = _run(["ablate", "--path", "runs/toy", "--seeds", "2", "--name", "p"], toy_search)
     assert res.returncode == 0, res.stdout + res.stderr
@@ -345,6 +356,8 @@ def test_ablation_path_with_real_runs(toy_search):
     assert (toy_search / "runs" / "p" / "path.md").is_file()
 
 
+@pytest.mark.slow
+@pytest.mark.ray
 def test_surrogate_path_runs_nothing(toy_search):
     res = _run(
         ["ablate", "--path", "runs/toy", "--surrogate", "--name", "ps"], toy_search, timeout=120
@@ -355,6 +368,8 @@ def test_surrogate_path_runs_nothing(toy_search):
     assert not (toy_search / "runs" / "ps" / "path").exists()
 
 
+@pytest.mark.slow
+@pytest.mark.ray
 def test_base_from_an_experiment_is_its_best_trial(toy_search):
     res = _run(
         [
@@ -386,6 +401,8 @@ def test_base_from_an_experiment_is_its_best_trial(toy_search):
     assert spec["recipe"]["model"]["attention"]["blocks"] == best["model.attention.blocks"]
 
 
+@pytest.mark.slow
+@pytest.mark.ray
 def test_storage_path_holds_the_ablation(tmp_path):
     shared = tmp_path / "shared"
     res = _run(

@@ -41,6 +41,11 @@ def _run(args: list[str], cwd: Path) -> subprocess.CompletedProcess:
     )
 
 
+def _args(args: list[str]) -> list[str]:
+    return ["bench", "--recipe", "cpu_demo", *[a for s in _TINY for a in ("--set", s)], *args]
+
+
+@pytest.mark.slow
 def test_bench_writes_csv_plot_and_table(tmp_path):
     out = tmp_path / "b"
     res = _run(
@@ -100,8 +105,8 @@ def test_bench_writes_csv_plot_and_table(tmp_path):
         (["--device", "tpu"], "--device 'tpu': expected auto, cpu, cuda or cuda:N"),
     ],
 )
-def test_bad_arguments_fail_with_one_line(tmp_path, args, message):
-    res = _run([*args, "--out", str(tmp_path / "b")], tmp_path)
+def test_bad_arguments_fail_with_one_line(tmp_path, args, message, harness_cli):
+    res = harness_cli(_args([*args, "--out", str(tmp_path / "b")]), tmp_path)
     assert res.returncode == 2, res.stdout + res.stderr
     assert message in res.stderr.replace("\n", " ")
     assert "Traceback" not in res.stderr
@@ -109,6 +114,6 @@ def test_bad_arguments_fail_with_one_line(tmp_path, args, message):
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has CUDA")
-def test_cuda_without_a_gpu_is_refused(tmp_path):
-    res = _run(["--device", "cuda", "--out", str(tmp_path / "b")], tmp_path)
+def test_cuda_without_a_gpu_is_refused(tmp_path, harness_cli):
+    res = harness_cli(_args(["--device", "cuda", "--out", str(tmp_path / "b")]), tmp_path)
     assert res.returncode == 2 and "torch sees no CUDA device" in res.stderr

@@ -28,6 +28,7 @@ def _tiny_sets(tiny_overrides: dict) -> list[str]:
     return out
 
 
+@pytest.mark.slow
 def test_train_writes_a_complete_run_directory(tmp_path, tiny_overrides):
     res = _run(
         ["train", "--recipe", "cpu_demo", "--name", "t1", *_tiny_sets(tiny_overrides)], tmp_path
@@ -62,31 +63,32 @@ def test_train_writes_a_complete_run_directory(tmp_path, tiny_overrides):
         (["--epochs", "0"], "--epochs: optim.epochs = 0"),
     ],
 )
-def test_bad_input_is_one_clear_line_not_a_traceback(tmp_path, args, message):
-    res = _run(["train", "--recipe", "cpu_demo", *args], tmp_path)
+def test_bad_input_is_one_clear_line_not_a_traceback(tmp_path, args, message, harness_cli):
+    res = harness_cli(["train", "--recipe", "cpu_demo", *args], tmp_path)
     assert res.returncode == 2
     assert message in res.stderr
     assert "Traceback" not in res.stderr + res.stdout
     assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").iterdir())
 
 
-def test_an_unusable_data_folder_is_a_user_error_and_leaves_no_run(tmp_path):
+def test_an_unusable_data_folder_is_a_user_error_and_leaves_no_run(tmp_path, harness_cli):
     empty = tmp_path / "empty"
     empty.mkdir()
-    res = _run(["train", "--recipe", "cpu_demo", "--data", str(empty)], tmp_path)
+    res = harness_cli(["train", "--recipe", "cpu_demo", "--data", str(empty)], tmp_path)
     assert res.returncode == 2, res.stdout + res.stderr
     assert res.stderr.startswith("error: data folder") and "is empty" in res.stderr
     assert "status data_error" not in res.stdout
     assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").iterdir())
 
 
-def test_help_explains_the_options(tmp_path):
-    res = _run(["train", "--help"], tmp_path)
+def test_help_explains_the_options(tmp_path, harness_cli):
+    res = harness_cli(["train", "--help"], tmp_path)
     assert res.returncode == 0
     for word in ("--recipe", "--data", "--set", "dotted path", "--epochs", "--on-bad-sample"):
         assert word in res.stdout
 
 
+@pytest.mark.slow
 def test_train_on_the_real_soybean_data(tmp_path, soybean_root, tiny_overrides):
     sets = _tiny_sets({**tiny_overrides, "optim.epochs": 1, "data.max_image_side": 160})
     res = _run(

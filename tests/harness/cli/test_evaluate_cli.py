@@ -241,12 +241,14 @@ def test_compare_with_a_different_recipe_says_so(checkpoint, tmp_path):
         (lambda d: (d / "empty").mkdir() or None, "is empty; expected"),
     ],
 )
-def test_bad_input_is_one_clear_line_not_a_traceback(checkpoint, tmp_path, make, message):
+def test_bad_input_is_one_clear_line_not_a_traceback(
+    checkpoint, tmp_path, make, message, harness_cli
+):
     made = make(tmp_path)
     args = ["evaluate", str(made)] if made is not None else ["evaluate", str(checkpoint)]
     if made is None:
         args += ["--data", str(tmp_path / "empty")]
-    res = _run(args, tmp_path)
+    res = harness_cli(args, tmp_path)
     assert res.returncode == 2, res.stdout + res.stderr
     stderr = " ".join(res.stderr.split())  # rich wraps long lines at the terminal's width
     assert message in stderr and "Traceback" not in res.stderr + res.stdout

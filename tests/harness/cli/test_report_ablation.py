@@ -72,6 +72,8 @@ def _write_ablation(directory: Path) -> None:
     (directory / "spec.json").write_text(json.dumps(spec))
 
 
+@pytest.mark.slow
+@pytest.mark.ray
 def test_report_on_an_ablation_directory_writes_the_table_and_html(tmp_path):
     run = tmp_path / "runs" / "abl"
     _write_ablation(run)

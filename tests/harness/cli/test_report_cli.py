@@ -14,6 +14,8 @@ import pytest
 HARNESS = [sys.executable, "-m", "harness.cli"]
 
 
+@pytest.mark.slow
+@pytest.mark.ray
 def test_report_on_hd95_ranks_lower_as_better(tmp_path):
     # a search that maximised score; hd95 falls as optim.lr rises, so t0039 has the lowest
     n = 40

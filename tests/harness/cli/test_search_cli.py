@@ -107,6 +107,8 @@ def _finished(table: Path) -> pd.DataFrame:
     return trials[trials["status"].isin(["completed", "pruned"])] if not trials.empty else trials
 
 
+@pytest.mark.slow
+@pytest.mark.ray
 def test_sigkill_of_the_driver_then_resume_loses_and_repeats_nothing(tmp_path, wait_for_snapshot):
     args = [
         "search",
@@ -211,6 +213,8 @@ def test_an_unknown_metric_without_mode_is_refused_naming_mode(tmp_path):
     assert not (tmp_path / "runs").exists()
 
 
+@pytest.mark.slow
+@pytest.mark.ray
 def test_a_loss_metric_is_minimised_without_mode(tmp_path):
     import optuna
     from optuna.storages import JournalStorage
@@ -234,6 +238,8 @@ def test_a_loss_metric_is_minimised_without_mode(tmp_path):
     assert f"train_loss = {trials['final.train_loss'].min():.4g}" in res.stdout
 
 
+@pytest.mark.slow
+@pytest.mark.ray
 def test_a_trainable_without_the_metric_stops_the_search_with_what_it_reports(tmp_path):
     args = ["search", "--space", "lr", "--trainable", "harness.testing:log_lr_bowl"]
     args += ["--metric", "accuracy", "--trials", "6", "--max-epochs", "3", "--name", "m"]
@@ -247,6 +253,8 @@ def test_a_trainable_without_the_metric_stops_the_search_with_what_it_reports(tm
     assert time.monotonic() - started < 120
 
 
+@pytest.mark.slow
+@pytest.mark.ray
 def test_at_80_columns_in_a_pipe_every_value_and_path_is_whole(tmp_path):
     """The search's end: best configuration listed vertically, ranking by epoch reached, the
     plain-language answer, and report/ written; nothing cut with an ellipsis."""
@@ -277,6 +285,8 @@ def test_at_80_columns_in_a_pipe_every_value_and_path_is_whole(tmp_path):
         assert f"{value:.4g}" in out  # every trial's score, whole
 
 
+@pytest.mark.slow
+@pytest.mark.ray
 def test_mlflow_logs_every_trial_to_a_local_file_store(tmp_path):
     mlflow = pytest.importorskip("mlflow", reason="the [mlflow] extra (part of [dev])")
     store = tmp_path / "mlruns"

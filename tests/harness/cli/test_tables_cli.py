@@ -7,6 +7,7 @@ import subprocess
 import sys
 
 import pandas as pd
+import pytest
 
 HARNESS = [sys.executable, "-m", "harness.cli"]
 
@@ -15,6 +16,8 @@ def _run(args, cwd):
     return subprocess.run([*HARNESS, *args], cwd=cwd, capture_output=True, text=True, timeout=600)
 
 
+@pytest.mark.slow
+@pytest.mark.ray
 def test_lost_tables_are_rebuilt_equal_from_ray_state(tmp_path):
     args = ["search", "--space", "lr", "--trainable", "harness.testing:log_lr_bowl"]
     args += ["--metric", "score", "--trials", "6", "--max-epochs", "3", "--grace-period", "1"]

@@ -149,6 +149,8 @@ def test_a_plan_split_follows_nominal_cost_and_carries_what_a_stage_leaves(tmp_p
 # ------------------------------------------------------------------------------ real runs
 
 
+@pytest.mark.slow
+@pytest.mark.ray
 def test_an_epoch_budget_stops_the_search_and_spec_records_what_was_used(ray_session, tmp_path):
     settings = _settings(budget_epochs=10, max_epochs=3)
     assert settings.trials == 12  # 10 / grace 1 + concurrency 2: the budget ends it first
@@ -193,6 +195,8 @@ def test_an_epoch_budget_stops_the_search_and_spec_records_what_was_used(ray_ses
     assert result.budget == record
 
 
+@pytest.mark.slow
+@pytest.mark.ray
 def test_an_hours_budget_counts_the_trials_own_time(ray_session, tmp_path):
     hours = 2.5 / 3600  # 2.5 s of trial time: about five epochs of 0.5 s
     settings = _settings(budget_hours=hours, trainable=SLOW_BOWL, max_epochs=4)
@@ -222,6 +226,8 @@ def _interrupt_when(table: Path, rows: int, done: threading.Event) -> None:
         time.sleep(0.05)
 
 
+@pytest.mark.slow
+@pytest.mark.ray
 def test_resume_counts_the_epochs_spent_before(ray_session, tmp_path):
     directory = tmp_path / "resumed"
     settings = _settings(budget_epochs=12, trainable=SLOW_BOWL, max_epochs=3)
@@ -255,6 +261,8 @@ def test_resume_counts_the_epochs_spent_before(ray_session, tmp_path):
     assert len(third.trials) == len(trials)
 
 
+@pytest.mark.slow
+@pytest.mark.ray
 def test_a_plan_splits_the_budget_across_its_stages(ray_session, tmp_path):
     (tmp_path / "plan.yaml").write_text(
         "stages:\n"

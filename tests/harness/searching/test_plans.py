@@ -117,6 +117,8 @@ def _finished(table) -> pd.DataFrame:
     return trials[trials["status"].isin(["completed", "pruned"])] if not trials.empty else trials
 
 
+@pytest.mark.slow
+@pytest.mark.ray
 def test_sigkill_of_the_driver_in_stage_two_then_resume_loses_and_repeats_nothing(tmp_path):
     (tmp_path / "plan.yaml").write_text(
         "description: two stages\n"

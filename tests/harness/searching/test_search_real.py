@@ -9,6 +9,8 @@ from harness.searching import SearchSettings, run_stage
 from search_spaces import load_recipe, load_space
 
 
+@pytest.mark.slow
+@pytest.mark.ray
 def test_loss_weights_search_trains_real_trials(ray_session, tmp_path, tiny_overrides):
     base = load_recipe("cpu_demo", tiny_overrides)
     settings = SearchSettings(trials=4, max_epochs=2, grace_period=1, reduction_factor=2, seed=1)
@@ -43,6 +45,8 @@ def _browser():
     return module
 
 
+@pytest.mark.slow
+@pytest.mark.ray
 def test_report_of_a_real_search_renders_in_headless_chromium(
     ray_session, tmp_path, tiny_overrides
 ):

@@ -163,6 +163,7 @@ def test_without_a_console_progress_goes_to_the_log(caplog):
     progress = SearchProgress(1, "score", "max", 2, console=None, clock=clock)
     _trial([progress], "a", 0.5)
     clock.now = 31.0
+    caplog.set_level(logging.INFO, logger="harness")  # whatever an earlier test left
     log = logging.getLogger("harness.tune._progress")
     log.addHandler(caplog.handler)  # the harness logger does not propagate to the root's
     try:

@@ -210,6 +210,8 @@ def _reported_on(experiment: Path, node_id: str, epoch: int) -> bool:
     return False
 
 
+@pytest.mark.slow
+@pytest.mark.ray
 def test_a_search_runs_trials_on_both_nodes_of_a_two_node_cluster(cluster, tmp_path):
     args = _search(
         cluster, tmp_path, "two", "--trials", "4", "--max-epochs", "2", "--grace-period", "2"
@@ -228,6 +230,8 @@ def test_a_search_runs_trials_on_both_nodes_of_a_two_node_cluster(cluster, tmp_p
     assert not (tmp_path / "runs").exists()
 
 
+@pytest.mark.slow
+@pytest.mark.ray
 def test_a_killed_worker_node_loses_no_trial_and_its_trials_resume_from_checkpoints(
     cluster, tmp_path
 ):

@@ -97,6 +97,8 @@ def test_the_base_recipe_is_evaluated_first_and_tables_are_complete(lr_search):
     assert {"trial_id", "epoch", "score"} <= set(curves.columns)
 
 
+@pytest.mark.slow
+@pytest.mark.ray
 def test_a_trial_past_the_memory_cap_ends_memory_cap_and_the_search_completes(
     ray_session, tmp_path
 ):
@@ -158,6 +160,8 @@ def test_grid_sampler_visits_every_point_once(ray_session, tmp_path):
     assert result.best["optim.lr"] == pytest.approx(2e-4)  # nearest to 10^-3.7 = 2.0e-4
 
 
+@pytest.mark.slow
+@pytest.mark.ray
 def test_the_exported_journal_holds_the_loss_weights_that_the_report_ranks(ray_session, tmp_path):
     """optuna-dashboard and Optuna's importance read the journal: they must name the loss
     weights themselves (as `harness report` does), not the sampler's helper coordinates."""

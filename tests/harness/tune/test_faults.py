@@ -100,6 +100,8 @@ def test_bad_data_and_divergence_are_statuses_of_a_search_that_completes(
     assert "trials: completed 1, diverged 1, data_error 2 (of 4)" in text
 
 
+@pytest.mark.slow
+@pytest.mark.ray
 def test_memory_cap_and_oom_are_statuses_and_the_oom_retry_is_a_second_attempt(
     ray_session, tmp_path, tiny_overrides, monkeypatch
 ):

@@ -229,6 +229,8 @@ def _ray_run(directory: Path, space, base, *, trials: int):
     return result, _journal(directory)
 
 
+@pytest.mark.slow
+@pytest.mark.ray
 def test_on_ray_tune_a_trial_past_the_cap_reaches_optuna_pruned_and_infeasible(
     ray_session, tmp_path, space, base
 ):
@@ -288,6 +290,8 @@ def _statuses(space, base, seed: int, trials: int, *, as_fail: bool) -> list[str
     return [t.user_attrs[STATUS_KEY] for t in ordered]
 
 
+@pytest.mark.slow
+@pytest.mark.ray
 def test_with_the_constraint_tpe_proposes_far_fewer_configurations_past_the_cap(space, base):
     seeds, trials = (0, 1, 2), 30
     later = {"fail": [], "constraint": []}

@@ -295,6 +295,8 @@ def bowl(recipe, report, **_):
 """
 
 
+@pytest.mark.slow
+@pytest.mark.ray
 def test_a_trainable_module_in_the_working_directory_runs_from_the_cli(tmp_path, ray_session):
     (tmp_path / "cwd_bowl.py").write_text(textwrap.dedent(CWD_MODULE))
     # the test session's Ray instance: its workers were started from elsewhere, so only the
@@ -311,6 +313,8 @@ def test_a_trainable_module_in_the_working_directory_runs_from_the_cli(tmp_path,
     assert set(trials["module_file"]) == {str(tmp_path / "cwd_bowl.py")}
 
 
+@pytest.mark.slow
+@pytest.mark.ray
 def test_the_cli_searches_objective_parameters_with_a_trainable_that_takes_params(tmp_path):
     (tmp_path / "toy.yaml").write_text(TOY_SPACE)
     args = ["search", "--space", "toy.yaml", "--trainable", "harness.testing:toy_bowl"]

@@ -174,6 +174,8 @@ def test_lesion_size_and_calibration_metrics_join_the_family_with_their_directio
     assert t.loc[("candidate", "lesion_recall_large"), "verdict"] == "not tested"
 
 
+@pytest.mark.slow
+@pytest.mark.ray
 def test_identical_configurations_on_ray_are_not_distinguishable(ray_session, tiny, tmp_path):
     design = ValidationDesign(tiny, tiny, folds=2, seeds=3)
 
@@ -218,6 +220,7 @@ def _experiment(root: Path, recipe) -> Path:
 
 
 @pytest.mark.slow
+@pytest.mark.ray
 def test_cli_validate_end_to_end_resume_and_report(ray_session, tiny, tmp_path):
     run = _experiment(tmp_path, tiny)
     runs = tmp_path / "runs"
