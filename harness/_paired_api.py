@@ -20,7 +20,7 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict, Unpack
 
 import pandas as pd
 
@@ -28,7 +28,7 @@ from harness.paired._lifecycle import PairedOptions, PairedOutcome, run_paired
 from harness.tune._rundir import param_error
 from search_spaces import RunSpec, TrialStatus
 
-__all__ = ["PairedResult", "ablate", "paired_report", "validate"]
+__all__ = ["CellOptions", "PairedResult", "ablate", "paired_report", "validate"]
 
 _log = logging.getLogger(__name__)
 
@@ -82,6 +82,53 @@ class PairedResult:
         if self.cells.empty or "status" not in self.cells:
             return 0
         return int((self.cells["status"] == TrialStatus.COMPLETED).sum())
+
+
+class CellOptions(TypedDict, total=False):
+    """The keyword arguments :func:`ablate` and :func:`validate` share: what every cell trains
+    on, its resources and where the run lives (the shared options of the two commands).
+
+    Attributes:
+        data: a data folder (default: the recipe's).
+        set: recipe overrides, ``["optim.lr=1e-3", ...]``.
+        epochs: training epochs of every cell.
+        concurrency: cells at once (default 2).
+        cpus_per_trial: CPUs of a cell (default 1).
+        gpus_per_trial: GPUs of a cell (default: an equal share of one GPU when the cluster
+            has one, else 0).
+        trainable: ``module:function`` shaped like ``trials.run_trial`` (default: the recipe's
+            real training).
+        max_failures: restarts of a cell whose worker or node died (default 2).
+        address: the Ray cluster (``auto``, ``HOST:PORT``; default ``RAY_ADDRESS`` or local).
+        storage: a shared path or URI for the run directories and Ray's state.
+        name: the run's name (``runs_dir/name``).
+        runs_dir: the folder of run directories (default ``runs``).
+        resume: continue the run ``name``: only its unfinished cells run.
+    """
+
+    data: str | Path | None
+    set: Sequence[str] | None
+    epochs: int | None
+    concurrency: int
+    cpus_per_trial: float
+    gpus_per_trial: float | None
+    trainable: str | None
+    max_failures: int
+    address: str | None
+    storage: str | None
+    name: str | None
+    runs_dir: str | Path
+    resume: bool
+
+
+def _arguments(given: dict[str, Any], function: str) -> dict[str, Any]:
+    """A call's arguments, its shared :class:`CellOptions` among them (checked: an unknown
+    keyword is a ``TypeError``, as for any function, never silently dropped)."""
+    options = dict(given.pop("options", {}))
+    unknown = sorted(set(options) - set(CellOptions.__annotations__))
+    if unknown:
+        raise TypeError(f"{function}() got an unexpected keyword argument {unknown[0]!r}")
+    return {**given, **options}
 
 
 def _command(name: str, arguments: dict[str, Any], defaults: dict[str, Any]) -> str:
@@ -153,25 +200,13 @@ def ablate(
     base: str | None = None,
     seeds: int = 5,
     renormalize: bool = True,
-    data: str | Path | None = None,
-    set: Sequence[str] | None = None,
-    epochs: int | None = None,
     metric: str | None = None,
     mode: str | None = None,
     alpha: float = 0.05,
-    concurrency: int = 2,
-    cpus_per_trial: float = 1.0,
-    gpus_per_trial: float | None = None,
-    trainable: str | None = None,
-    max_failures: int = 2,
     path: str | Path | None = None,
     surrogate: bool = False,
-    address: str | None = None,
-    storage: str | None = None,
-    name: str | None = None,
-    runs_dir: str | Path = "runs",
-    resume: bool = False,
     console: Any | None = None,
+    **options: Unpack[CellOptions],
 ) -> PairedResult:
     """What each component is worth: every variant with the same paired seeds, at full length
     (what ``harness ablate`` does).
@@ -186,27 +221,19 @@ def ablate(
             With ``path``: default the experiment's own base recipe.
         seeds: seeds per variant; seed k is the same in every variant, so results pair up.
         renormalize: rescale the remaining loss weights to the original total.
-        data: a data folder (default: the recipe's).
-        set: recipe overrides, ``["optim.lr=1e-3", ...]``.
-        epochs: training epochs of every cell.
         metric, mode: the main metric (default: the recipe's ``optim.monitor``) and its
             direction (default: the metric's).
         alpha: significance level of the verdicts.
-        concurrency: cells at once.
-        cpus_per_trial, gpus_per_trial: Ray resources of a cell (GPUs default to an equal
-            share of one GPU when the cluster has one).
-        trainable: ``module:function`` shaped like ``trials.run_trial``.
-        max_failures: restarts of a cell whose worker or node died.
         path: an experiment directory: walk the ablation path (Fawcett & Hoos 2016) from the
             base to its best configuration instead.
         surrogate: with ``path``, predict the steps with a random forest (Biedenkapp et al.
             2017) instead of running them.
-        address: the Ray cluster (``auto``, ``HOST:PORT``; default ``RAY_ADDRESS`` or local).
-        storage: a shared path or URI for the run directories and Ray's state.
-        name: the run's name (``runs_dir/name``).
-        runs_dir: the folder of run directories.
-        resume: continue the ablation ``name``: only its unfinished cells run.
         console: a rich console for live progress; ``None`` logs through :mod:`logging`.
+        **options: what every cell trains on, its resources and the run directory
+            (:class:`CellOptions`: ``data``, ``set``, ``epochs``, ``concurrency``,
+            ``cpus_per_trial``, ``gpus_per_trial``, ``trainable``, ``max_failures``,
+            ``address``, ``storage``, ``name``, ``runs_dir``, ``resume``: continue the
+            ablation ``name``, only its unfinished cells run).
 
     Returns:
         The :class:`PairedResult` (``kind`` ``"ablation"`` or ``"ablation_path"``).
@@ -215,8 +242,8 @@ def ablate(
         ConfigError: a bad value, an unknown component, a recipe the variants break (before
             Ray starts), or a ``resume`` of a directory that is not an ablation.
     """
-    arguments = {**locals(), "drop": _listed(drop), "only": _listed(only)}
-    options = _options("ablate", arguments, _ABLATE_DEFAULTS)
+    arguments = {**_arguments(locals(), "ablate"), "drop": _listed(drop), "only": _listed(only)}
+    chosen = _options("ablate", arguments, _ABLATE_DEFAULTS)
     if surrogate and path is None:
         # one name: "path" is also a word of the message
         raise param_error(
@@ -230,11 +257,11 @@ def ablate(
                 "drop",
                 "only",
             )
-        return _path(Path(path), options, base, surrogate, console)
+        return _path(Path(path), chosen, base, surrogate, console)
     from harness.paired._ablation import AblationKind
 
     kind = AblationKind(_listed(drop), _listed(only), base, renormalize, alpha)
-    return _outcome(run_paired(kind, options, console))
+    return _outcome(run_paired(kind, chosen, console))
 
 
 _ABLATE_DEFAULTS = {
@@ -291,20 +318,8 @@ def validate(
     seeds: int = 3,
     metric: str | None = None,
     mode: str | None = None,
-    data: str | Path | None = None,
-    set: Sequence[str] | None = None,
-    epochs: int | None = None,
-    concurrency: int = 2,
-    cpus_per_trial: float = 1.0,
-    gpus_per_trial: float | None = None,
-    trainable: str | None = None,
-    max_failures: int = 2,
-    address: str | None = None,
-    storage: str | None = None,
-    name: str | None = None,
-    runs_dir: str | Path = "runs",
-    resume: bool = False,
     console: Any | None = None,
+    **options: Unpack[CellOptions],
 ) -> PairedResult:
     """Did the search really help: its best configuration against a reference on fresh folds
     (what ``harness validate`` does).
@@ -322,12 +337,10 @@ def validate(
         seeds: seeds per fold, the same in both configurations.
         metric, mode: the main metric of the verdict (default: the experiment's) and its
             direction.
-        data, set, epochs: the data folder, recipe overrides and training epochs of both
-            configurations.
-        concurrency, cpus_per_trial, gpus_per_trial, trainable, max_failures, address,
-            storage, name, runs_dir: as for :func:`ablate`.
-        resume: continue the validation ``name``: only its unfinished cells run.
         console: a rich console for live progress; ``None`` logs through :mod:`logging`.
+        **options: what both configurations train on, the resources and the run directory,
+            as for :func:`ablate` (:class:`CellOptions`; ``resume`` continues the validation
+            ``name``).
 
     Returns:
         The :class:`PairedResult` (``kind`` ``"validation"``; the verdict is
@@ -337,7 +350,7 @@ def validate(
         ConfigError: a bad value, neither or both of ``run`` and ``config``, not a search
             directory, more folds than images (before Ray starts).
     """
-    options = _options("validate", locals(), _VALIDATE_DEFAULTS)
+    chosen = _options("validate", _arguments(locals(), "validate"), _VALIDATE_DEFAULTS)
     from harness.paired._validation import ValidationKind
 
     kind = ValidationKind(
@@ -346,7 +359,7 @@ def validate(
         against,
         folds,
     )
-    return _outcome(run_paired(kind, options, console))
+    return _outcome(run_paired(kind, chosen, console))
 
 
 _VALIDATE_DEFAULTS = {**_ABLATE_DEFAULTS, "folds": 5, "seeds": 3}

@@ -7,11 +7,8 @@ torch start) can load and validate configuration cheaply.
 from __future__ import annotations
 
 from search_spaces._components import (
-    AUX_HEADS,
     LOSS_COMPONENTS,
-    Component,
     Variant,
-    get_component,
     list_components,
     variant_drop,
     variant_only,
@@ -40,28 +37,22 @@ from search_spaces._params import (
     ParamSpec,
     SimplexParam,
     describe_param,
-    format_value,
     start_value,
 )
-from search_spaces._plan import NarrowSpec, Plan, Stage, list_plans, load_plan
+from search_spaces._plan import Plan, Stage, list_plans, load_plan
 from search_spaces._recipe import (
-    AttentionConfig,
-    DataConfig,
     LossConfig,
     LossWeights,
     MemoryConfig,
     ModelConfig,
-    OptimConfig,
     Recipe,
 )
 from search_spaces._space import Space, is_objective_path, list_spaces, load_space
-from search_spaces._spec import SPEC_FILE, RunKind, RunSpec, has_spec, read_spec, write_spec
+from search_spaces._spec import SPEC_FILE, RunSpec, has_spec, read_spec, write_spec
 from search_spaces._vocab import (
     BREAKDOWN_METRICS,
     FAILURE_STATUSES,
     FINISHED_STATUSES,
-    HIGHER_IS_BETTER,
-    LOWER_IS_BETTER,
     RECIPE_METRICS,
     SUCCESS_STATUSES,
     TrialStatus,
@@ -70,21 +61,15 @@ from search_spaces._vocab import (
 )
 
 __all__ = [
-    "AUX_HEADS",
     "BREAKDOWN_METRICS",
     "FAILURE_STATUSES",
     "FINISHED_STATUSES",
-    "HIGHER_IS_BETTER",
     "LOSS_COMPONENTS",
-    "LOWER_IS_BETTER",
     "RECIPE_METRICS",
     "SPEC_FILE",
     "SUCCESS_STATUSES",
-    "AttentionConfig",
     "CategoricalParam",
-    "Component",
     "ConfigError",
-    "DataConfig",
     "DataError",
     "DivergedError",
     "FloatParam",
@@ -96,12 +81,9 @@ __all__ = [
     "MemoryCapExceeded",
     "MemoryConfig",
     "ModelConfig",
-    "NarrowSpec",
-    "OptimConfig",
     "ParamSpec",
     "Plan",
     "Recipe",
-    "RunKind",
     "RunSpec",
     "SimplexParam",
     "Space",
@@ -113,8 +95,6 @@ __all__ = [
     "describe_param",
     "flatten",
     "format_bytes",
-    "format_value",
-    "get_component",
     "has_spec",
     "is_objective_path",
     "list_components",

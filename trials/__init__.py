@@ -6,14 +6,6 @@ metrics)`` after every epoch. This package never imports ray.
 
 from __future__ import annotations
 
-from search_spaces import (
-    ConfigError,
-    DataError,
-    DivergedError,
-    HarnessError,
-    MemoryCapExceeded,
-    Recipe,
-)
 from trials._check import check_recipe
 from trials._device import check_device
 from trials.train import (
@@ -27,12 +19,6 @@ from trials.train import (
 
 __all__ = [
     "STATUSES",
-    "ConfigError",
-    "DataError",
-    "DivergedError",
-    "HarnessError",
-    "MemoryCapExceeded",
-    "Recipe",
     "TrialSummary",
     "check_device",
     "check_recipe",

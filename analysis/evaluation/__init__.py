@@ -7,19 +7,15 @@ One import for the whole evaluation; the computations live in ``analysis._evalua
 
 from __future__ import annotations
 
-from analysis._calibration import TemperatureFit, calibration_summary, fit_temperature
+from analysis._calibration import fit_temperature
 from analysis._evaluation import compare_evaluations, label_breakdown, summarize_evaluation
-from analysis._lesion_sizes import lesion_column, summarize_lesion_sizes
+from analysis._lesion_sizes import lesion_column
 from analysis.evaluation._breakdowns import (
-    BreakdownStats,
     lesion_fractions,
     summarize_breakdowns,
 )
 
 __all__ = [
-    "BreakdownStats",
-    "TemperatureFit",
-    "calibration_summary",
     "compare_evaluations",
     "fit_temperature",
     "label_breakdown",
@@ -27,5 +23,4 @@ __all__ = [
     "lesion_fractions",
     "summarize_breakdowns",
     "summarize_evaluation",
-    "summarize_lesion_sizes",
 ]

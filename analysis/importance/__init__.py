@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from analysis.importance._compare import compare_rankings
 from analysis.importance._estimate import (
-    FANOVA_MIN_PER_PARAM,
     RELIABLE_PER_PARAM,
     Estimate,
     estimate_importance,
@@ -33,7 +32,6 @@ from analysis.importance._report import (
 __all__ = [
     "DEFAULT_GROUPS",
     "DEFINITIONS",
-    "FANOVA_MIN_PER_PARAM",
     "GROUP_COLUMNS",
     "INTERACTION_COLUMNS",
     "RELIABLE_PER_PARAM",

@@ -9,27 +9,18 @@ directory and writes its report; :func:`summarise` does the same for cells in ha
 
 from __future__ import annotations
 
-from analysis.paired._load import CELLS, PAIRED_KINDS, load_cells, paired_kind
+from analysis.paired._load import CELLS, PAIRED_KINDS, paired_kind
 from analysis.paired._report import PairedReport, paired_report, summarise
 from analysis.paired._statistics import (
-    BREAKDOWN_METRICS,
-    QUALITY_METRICS,
     PairedStatistics,
-    Pairing,
-    Verdicts,
     paired_statistics,
 )
 
 __all__ = [
-    "BREAKDOWN_METRICS",
     "CELLS",
     "PAIRED_KINDS",
-    "QUALITY_METRICS",
     "PairedReport",
     "PairedStatistics",
-    "Pairing",
-    "Verdicts",
-    "load_cells",
     "paired_kind",
     "paired_report",
     "paired_statistics",

@@ -10,8 +10,6 @@ from __future__ import annotations
 
 from analysis.render._ablation import (
     ABLATION_FILES,
-    ablation_html,
-    ablation_markdown,
     ablation_rows,
     forest_plot,
     mde_lines,
@@ -19,9 +17,7 @@ from analysis.render._ablation import (
 )
 from analysis.render._anytime import (
     ANYTIME_COLUMNS,
-    ANYTIME_FILES,
     AnytimeCurve,
-    Verdict,
     anytime_caption,
     anytime_figure,
     anytime_table,
@@ -34,17 +30,13 @@ from analysis.render._calibration import calibration_figure, write_calibration_p
 from analysis.render._comparison import write_comparison
 from analysis.render._importance import FORMATS, outcome, report_dict, write_report
 from analysis.render._plots import is_log_spaced, pareto_front
-from analysis.render._ranking import column_definitions, fidelity_sentence, ranking_rows
+from analysis.render._ranking import column_definitions, ranking_rows
 
 __all__ = [
     "ABLATION_FILES",
     "ANYTIME_COLUMNS",
-    "ANYTIME_FILES",
     "FORMATS",
     "AnytimeCurve",
-    "Verdict",
-    "ablation_html",
-    "ablation_markdown",
     "ablation_rows",
     "anytime_caption",
     "anytime_figure",
@@ -54,7 +46,6 @@ __all__ = [
     "calibration_figure",
     "column_definitions",
     "compute_anytime",
-    "fidelity_sentence",
     "forest_plot",
     "is_log_spaced",
     "mde_lines",

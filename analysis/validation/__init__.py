@@ -8,32 +8,17 @@ statistics and a verdict in words; :func:`load_validation` reads the directory
 from __future__ import annotations
 
 from analysis.render._validation import (
-    VALIDATION_FILES,
-    validation_markdown,
     validation_rows,
     write_validation,
 )
-from analysis.validation._load import is_validation_dir, load_validation
 from analysis.validation._statistics import (
-    CANDIDATE,
-    DEFAULT_VALIDATION_METRICS,
-    REFERENCE,
-    VALIDATION_COLUMNS,
     ValidationResult,
     validation_statistics,
     verdict_sentences,
 )
 
 __all__ = [
-    "CANDIDATE",
-    "DEFAULT_VALIDATION_METRICS",
-    "REFERENCE",
-    "VALIDATION_COLUMNS",
-    "VALIDATION_FILES",
     "ValidationResult",
-    "is_validation_dir",
-    "load_validation",
-    "validation_markdown",
     "validation_rows",
     "validation_statistics",
     "verdict_sentences",

@@ -10,18 +10,16 @@ from __future__ import annotations
 from harness.testing._ablation_toy import (
     BOUNDARY_GAIN,
     CELL_SD,
-    SEED_SD,
     component_effects,
     slow_component_effects,
 )
-from harness.testing._faults import EPOCH_SECONDS, checkpointed_bowl, failing_after_one_epoch
+from harness.testing._faults import checkpointed_bowl, failing_after_one_epoch
 from harness.testing._lcbench import lcbench
 from harness.testing._objectives import (
     HARTMANN3_ARGMAX,
     HARTMANN3_MAX,
     HARTMANN3_PATHS,
     LOG_LR_OPTIMUM,
-    WEIGHTS_OPTIMUM,
     allocating,
     hartmann3,
     instant,
@@ -43,16 +41,13 @@ from harness.testing._param_objectives import (
 __all__ = [
     "BOUNDARY_GAIN",
     "CELL_SD",
-    "EPOCH_SECONDS",
     "HARTMANN3_ARGMAX",
     "HARTMANN3_MAX",
     "HARTMANN3_PATHS",
     "LOG_LR_OPTIMUM",
-    "SEED_SD",
     "TOY_OPTIMUM",
     "TOY_SPACE",
     "TOY_START",
-    "WEIGHTS_OPTIMUM",
     "allocating",
     "checkpointed_bowl",
     "component_effects",

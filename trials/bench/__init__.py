@@ -11,18 +11,15 @@ from __future__ import annotations
 from trials.bench._bench import (
     BENCH_COLUMNS,
     BENCH_OK,
-    BENCH_STATUSES,
     bench_grid,
     bench_recipe,
     describe_row,
 )
-from trials.bench._grid import GridAxis, expand_grid, parse_grid
+from trials.bench._grid import expand_grid, parse_grid
 
 __all__ = [
     "BENCH_COLUMNS",
     "BENCH_OK",
-    "BENCH_STATUSES",
-    "GridAxis",
     "bench_grid",
     "bench_recipe",
     "describe_row",

@@ -7,16 +7,13 @@ comparison) are in ``analysis``; ``harness.evaluate`` joins the two.
 
 from __future__ import annotations
 
-from trials.evaluate._checkpoint import EXPECTED_CHECKPOINT, checkpoint_path, load_evaluated_model
+from trials.evaluate._checkpoint import checkpoint_path, load_evaluated_model
 from trials.evaluate._inference import (
-    EVAL_SPLITS,
-    Inference,
     evaluation_samples,
     infer,
     metric_kinds,
-    predict_mask,
 )
-from trials.evaluate._options import check_options, parse_size_thresholds
+from trials.evaluate._options import check_options
 from trials.evaluate._overlays import (
     OVERLAY_COLOURS,
     OVERLAY_LEGEND,
@@ -28,12 +25,9 @@ from trials.evaluate._overlays import (
 from trials.evaluate._pixel_stats import FIT_PIXELS_PER_IMAGE, PixelStats
 
 __all__ = [
-    "EVAL_SPLITS",
-    "EXPECTED_CHECKPOINT",
     "FIT_PIXELS_PER_IMAGE",
     "OVERLAY_COLOURS",
     "OVERLAY_LEGEND",
-    "Inference",
     "PixelStats",
     "check_options",
     "checkpoint_path",
@@ -43,8 +37,6 @@ __all__ = [
     "load_evaluated_model",
     "metric_kinds",
     "overlay_order",
-    "parse_size_thresholds",
-    "predict_mask",
     "write_overlay",
     "write_overlays",
 ]

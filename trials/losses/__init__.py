@@ -8,29 +8,25 @@ Each term is registered under its recipe name (a field of ``LossWeights``): ``fo
 
 from __future__ import annotations
 
-from trials.losses._aux_heads import AffinityLoss, RegionLoss, affinity_targets
-from trials.losses._base import LossTerm, binary_target
-from trials.losses._boundary import BoundaryLoss, boundary_weight_map
+# Each term's module registers it under its recipe name when imported: import them all here,
+# so that the registry is complete whatever a caller imports first.
+from trials.losses import (  # noqa: F401  (imported for their registrations)
+    _aux_heads,
+    _boundary,
+    _focal_tversky,
+    _query,
+    _soft_dice,
+    _weighted_ce,
+)
+from trials.losses._base import LossTerm
+from trials.losses._boundary import boundary_weight_map
 from trials.losses._composite import CompositeLoss
-from trials.losses._focal_tversky import FocalTverskyLoss
-from trials.losses._query import QueryLoss, lesion_components
+from trials.losses._query import lesion_components
 from trials.losses._registry import create_loss, list_losses, register_loss
-from trials.losses._soft_dice import SoftDiceLoss
-from trials.losses._weighted_ce import WeightedCELoss, balanced_class_weights
 
 __all__ = [
-    "AffinityLoss",
-    "BoundaryLoss",
     "CompositeLoss",
-    "FocalTverskyLoss",
     "LossTerm",
-    "QueryLoss",
-    "RegionLoss",
-    "SoftDiceLoss",
-    "WeightedCELoss",
-    "affinity_targets",
-    "balanced_class_weights",
-    "binary_target",
     "boundary_weight_map",
     "create_loss",
     "lesion_components",

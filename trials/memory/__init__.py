@@ -6,7 +6,6 @@ from trials.memory._guard import MemoryGuard
 from trials.memory._samplers import (
     NvmlSampler,
     RssSampler,
-    TorchReservedSampler,
     cuda_device_uuid,
     make_sampler,
 )
@@ -15,7 +14,6 @@ __all__ = [
     "MemoryGuard",
     "NvmlSampler",
     "RssSampler",
-    "TorchReservedSampler",
     "cuda_device_uuid",
     "make_sampler",
 ]

@@ -17,11 +17,7 @@ from __future__ import annotations
 
 from trials.metrics._accumulator import MetricAccumulator
 from trials.metrics._boundary import (
-    SurfaceDistances,
-    boundary_f1,
-    hd95,
     mask_boundary,
-    surface_distances,
 )
 from trials.metrics._breakdowns import BREAKDOWN_METRICS, BreakdownAccumulator
 from trials.metrics._calibration import (
@@ -36,14 +32,6 @@ from trials.metrics._calibration import (
 from trials.metrics._confusion import (
     ConfusionCounts,
     confusion_counts,
-    dice,
-    f1,
-    iou_background,
-    iou_lesion,
-    miou,
-    pixel_accuracy,
-    precision,
-    recall,
 )
 from trials.metrics._lesions import (
     CONNECTIVITY,
@@ -56,10 +44,7 @@ from trials.metrics._lesions import (
     lesion_rates,
     size_strata,
 )
-from trials.metrics._masks import check_mask_pair
 from trials.metrics._registry import (
-    Metric,
-    MetricSpec,
     create_metric,
     get_metric,
     higher_is_better,
@@ -77,39 +62,24 @@ __all__ = [
     "LESION_FIELDS",
     "BreakdownAccumulator",
     "ConfusionCounts",
-    "Metric",
     "MetricAccumulator",
-    "MetricSpec",
     "SizeStratum",
-    "SurfaceDistances",
     "bin_edges",
-    "boundary_f1",
     "brier_score",
     "calibration_pair",
     "check_detect_fraction",
-    "check_mask_pair",
     "confusion_counts",
     "create_metric",
-    "dice",
     "expected_calibration_error",
-    "f1",
     "get_metric",
-    "hd95",
     "higher_is_better",
-    "iou_background",
-    "iou_lesion",
     "lesion_counts",
     "lesion_rates",
     "list_metrics",
     "mask_boundary",
     "metric_mode",
-    "miou",
-    "pixel_accuracy",
-    "precision",
-    "recall",
     "register_metric",
     "reliability_bins",
     "size_strata",
     "squared_error_sum",
-    "surface_distances",
 ]

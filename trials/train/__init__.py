@@ -9,15 +9,13 @@ from __future__ import annotations
 
 from trials.train._checkpoint import load_checkpoint, save_checkpoint
 from trials.train._evaluate import evaluate_samples
-from trials.train._loop import ReportFn, run_trial
-from trials.train._step import Precision, StepResult, TrainStep
+from trials.train._loop import run_trial
+from trials.train._step import Precision, TrainStep
 from trials.train._summary import STATUSES, TrialSummary
 
 __all__ = [
     "STATUSES",
     "Precision",
-    "ReportFn",
-    "StepResult",
     "TrainStep",
     "TrialSummary",
     "evaluate_samples",
