@@ -9,7 +9,9 @@ from __future__ import annotations
 from search_spaces._components import (
     LOSS_COMPONENTS,
     Variant,
+    get_component,
     list_components,
+    only_term,
     variant_drop,
     variant_only,
 )
@@ -95,6 +97,7 @@ __all__ = [
     "describe_param",
     "flatten",
     "format_bytes",
+    "get_component",
     "has_spec",
     "is_objective_path",
     "list_components",
@@ -105,6 +108,7 @@ __all__ = [
     "load_recipe",
     "load_space",
     "metric_direction",
+    "only_term",
     "parse_override",
     "read_spec",
     "recipe_to_yaml",

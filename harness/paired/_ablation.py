@@ -18,10 +18,11 @@ from search_spaces import (
     RunSpec,
     Variant,
     apply_overrides,
+    get_component,
+    only_term,
     read_spec,
     write_spec,
 )
-from search_spaces._components import get_component, only_term
 
 __all__ = ["AblationKind", "PathOutcome", "run_ablation_path"]
 

@@ -73,10 +73,7 @@ class PairedOptions:
         if self.metric is None:
             return recorded, _direction(recorded, self.mode or recorded_mode)
         if trainable == DEFAULT_TRAINABLE:
-            try:
-                check_recipe_metric(self.metric, option="metric")
-            except ConfigError as exc:
-                raise ConfigError(str(exc), param="metric") from None
+            check_recipe_metric(self.metric, option="metric")  # names its parameter itself
         return self.metric, _direction(self.metric, self.mode)
 
     def settings(
@@ -105,10 +102,7 @@ class PairedOptions:
 
 
 def _direction(metric: str, mode: str | None) -> str:
-    try:
-        return metric_direction(metric, mode, option="mode")
-    except ConfigError as exc:
-        raise ConfigError(str(exc), param="mode") from None
+    return metric_direction(metric, mode, option="mode")  # names its parameter itself
 
 
 class PairedKind(Protocol):
