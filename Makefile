@@ -5,11 +5,12 @@ BIN := $(VENV)/bin
 
 .PHONY: demo test test-fast lint lcbench-env
 
+# (setuptools' notice about editable installs is advice for another layout: not printed)
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet torch==2.14.1 torchvision==0.29.1
-	$(BIN)/pip install --quiet -e ".[dev]"
+	PYTHONWARNINGS="ignore::UserWarning" $(BIN)/pip install --quiet -e ".[dev]"
 	touch $@
 
 demo: $(BIN)/.installed
