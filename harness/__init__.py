@@ -26,7 +26,7 @@ from search_spaces import (
 
 if TYPE_CHECKING:  # the names below load lazily (see __getattr__); type checkers see them here
     from harness._evaluate_api import EvaluationResult, evaluate
-    from harness._paired_api import PairedResult, ablate, validate
+    from harness._paired_api import CellOptions, PairedResult, ablate, validate
     from harness._report_api import ReportResult, report, tables
     from harness._search_api import SearchResult, search
     from harness._train_api import BenchResult, TrainResult, bench, train
@@ -41,6 +41,7 @@ _LAZY = {
     "ablate": "harness._paired_api",
     "validate": "harness._paired_api",
     "PairedResult": "harness._paired_api",
+    "CellOptions": "harness._paired_api",
     "train": "harness._train_api",
     "TrainResult": "harness._train_api",
     "bench": "harness._train_api",
@@ -51,6 +52,7 @@ _LAZY = {
 
 __all__ = [
     "BenchResult",
+    "CellOptions",
     "ConfigError",
     "DataError",
     "DivergedError",
