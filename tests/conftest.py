@@ -90,14 +90,23 @@ def harness_cli():
     return run_cli
 
 
+#: module fixtures that train or search for seconds before their tests can start: a test that
+#: needs one is slow, however quick its own body is
+_TRAINING_FIXTURES = frozenset({"plan_run", "evaluated", "checkpoint"})
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """The tiers (``make test-fast`` leaves out ``slow`` and ``cluster``): a test that uses the
-    session's Ray instance is ``ray``; the multi-node tests (``ray start``, token
+    session's Ray instance is ``ray``; one that needs a training fixture is ``slow``; the
+    multi-node tests (``ray start``, token
     authentication) are ``cluster`` and ``slow``. Tests that start a harness command which
     starts Ray of its own carry the ``ray`` mark themselves."""
     for item in items:
-        if "ray_session" in getattr(item, "fixturenames", ()):
+        fixtures = set(getattr(item, "fixturenames", ()))
+        if "ray_session" in fixtures:
             item.add_marker(pytest.mark.ray)
+        if fixtures & _TRAINING_FIXTURES:
+            item.add_marker(pytest.mark.slow)
         if item.path.name == "test_cluster.py":
             item.add_marker(pytest.mark.cluster)
             item.add_marker(pytest.mark.ray)

@@ -84,6 +84,61 @@ def _api_arguments(local: dict[str, Any]) -> dict[str, Any]:
     return {key.rstrip("_"): value for key, value in local.items() if key != "ctx"}
 
 
+_RunsOpt = Annotated[
+    list[Path],
+    typer.Argument(
+        help="Experiment directories (several: compared side by side), or ablation / "
+        "validation directories written by `harness ablate` / `harness validate`."
+    ),
+]
+_MetricOpt = Annotated[
+    str | None,
+    typer.Option(
+        help="Outcome to explain: the search metric by default; any numeric "
+        "column, e.g. peak_memory_bytes or images_per_s."
+    ),
+]
+_EpochOpt = Annotated[
+    int | None,
+    typer.Option(
+        help="Fidelity: compare trials at this epoch (default: the highest epoch "
+        "that max(10, 20%) of the trials reached)."
+    ),
+]
+_SplineDfOpt = Annotated[
+    int | None,
+    typer.Option(
+        help="Degrees of freedom (1-20) of each numeric parameter's spline. Default: chosen by "
+        "generalised cross-validation (1: a straight line; more bend, but need more trials).",
+    ),
+]
+_InteractionsOpt = Annotated[
+    int, typer.Option(help="Two-way interactions to test (their shares are lower bounds).")
+]
+_BootstrapOpt = Annotated[
+    int, typer.Option(help="Bootstrap resamples for the 90% intervals and P(rank).")
+]
+_FormatOpt = Annotated[str, typer.Option("--format", help="Comma-separated: md, html, csv, json.")]
+_ParamsOpt = Annotated[
+    str | None,
+    typer.Option(
+        help="Comma-separated parameter columns to rank, e.g. optim.lr,model.width. "
+        "Default: the parameters of the space spec.json records, else every column of "
+        "trials.parquet that is not an outcome (final.*, best.*, raw.*, per-epoch "
+        "metrics, status, epochs, costs)."
+    ),
+]
+_MixedBudgetsOpt = Annotated[
+    bool,
+    typer.Option(
+        "--mixed-budgets",
+        help="Allow final.* and best.* outcomes of trials that ran different numbers of "
+        "epochs (refused by default: an early stop would look like a parameter effect); "
+        "the report then carries a MIXED BUDGETS banner.",
+    ),
+]
+
+
 def search(
     ctx: typer.Context,
     space: SpaceOpt = None,
@@ -135,63 +190,17 @@ def search(
 
 def report(
     ctx: typer.Context,
-    runs: Annotated[
-        list[Path],
-        typer.Argument(
-            help="Experiment directories (several: compared side by side), or ablation / "
-            "validation directories written by `harness ablate` / `harness validate`."
-        ),
-    ],
-    metric: Annotated[
-        str | None,
-        typer.Option(
-            help="Outcome to explain: the search metric by default; any numeric "
-            "column, e.g. peak_memory_bytes or images_per_s."
-        ),
-    ] = None,
-    epoch: Annotated[
-        int | None,
-        typer.Option(
-            help="Fidelity: compare trials at this epoch (default: the highest epoch "
-            "that max(10, 20%) of the trials reached)."
-        ),
-    ] = None,
-    spline_df: Annotated[
-        int | None,
-        typer.Option(
-            help="Degrees of freedom (1-20) of each numeric parameter's spline. Default: chosen by "
-            "generalised cross-validation (1: a straight line; more bend, but need more trials).",
-        ),
-    ] = None,
-    interactions: Annotated[
-        int, typer.Option(help="Two-way interactions to test (their shares are lower bounds).")
-    ] = 3,
-    bootstrap: Annotated[
-        int, typer.Option(help="Bootstrap resamples for the 90% intervals and P(rank).")
-    ] = 200,
+    runs: _RunsOpt,
+    metric: _MetricOpt = None,
+    epoch: _EpochOpt = None,
+    spline_df: _SplineDfOpt = None,
+    interactions: _InteractionsOpt = 3,
+    bootstrap: _BootstrapOpt = 200,
     seed: Annotated[int, typer.Option(help="Seed of the bootstrap and fANOVA.")] = 0,
-    format_: Annotated[
-        str, typer.Option("--format", help="Comma-separated: md, html, csv, json.")
-    ] = "md,html,csv,json",
+    format_: _FormatOpt = "md,html,csv,json",
     out: Annotated[Path | None, typer.Option(help="Output folder (default: RUN/report).")] = None,
-    params: Annotated[
-        str | None,
-        typer.Option(
-            help="Comma-separated parameter columns to rank, e.g. optim.lr,model.width. "
-            "Default: the parameters of the space spec.json records, else every column of "
-            "trials.parquet that is not an outcome (final.*, best.*, raw.*, per-epoch "
-            "metrics, status, epochs, costs)."
-        ),
-    ] = None,
-    mixed_budgets: Annotated[
-        bool,
-        typer.Option(
-            "--mixed-budgets",
-            help="Allow final.* and best.* outcomes of trials that ran different numbers of "
-            "epochs (refused by default: an early stop would look like a parameter effect); "
-            "the report then carries a MIXED BUDGETS banner.",
-        ),
-    ] = False,
+    params: _ParamsOpt = None,
+    mixed_budgets: _MixedBudgetsOpt = False,
 ) -> None:
     """Which parameters drive the outcome: ANOVA and fANOVA importance, with a report.
 
