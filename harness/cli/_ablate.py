@@ -12,81 +12,70 @@ from harness.cli._paired import api_arguments, cell_options, run_command
 __all__ = ["ablate"]
 
 
-_DropOpt = Annotated[
-    list[str] | None,
-    typer.Option(
-        help="Component to remove (repeatable; 'each' = leave-one-out of every component; "
-        "'a+b' drops both in one variant): focal_tversky, boundary, weighted_ce, soft_dice, "
-        "region, affinity, query, attention (blocks = 0), aux_heads (region+affinity+query)."
-    ),
-]
-_OnlyOpt = Annotated[
-    list[str] | None,
-    typer.Option(help="A variant whose loss is this single term (repeatable)."),
-]
-_BaseOpt = Annotated[
-    str | None,
-    typer.Option(
-        help="Full configuration: auto (stage1pp with a GPU, cpu_demo without), stage1pp, "
-        "cpu_demo, a YAML path, or runs/X (the best trial of an experiment). With --path: "
-        "default the experiment's own base recipe."
-    ),
-]
-_SeedsOpt = Annotated[
-    int,
-    typer.Option(
-        help="Seeds per variant. Seed k is the same in every variant (initialisation, data "
-        "order, augmentation; one shared split), so results are paired."
-    ),
-]
-_RenormalizeOpt = Annotated[
-    bool,
-    typer.Option(
-        help="Rescale the remaining loss weights to the original total (--no-renormalize "
-        "keeps them as they are)."
-    ),
-]
-_MetricOpt = Annotated[
-    str | None, typer.Option(help="Main metric (default: the recipe's optim.monitor).")
-]
-_ModeOpt = Annotated[
-    str | None,
-    typer.Option(
-        help="max or min: the main metric's direction (needed for a metric the "
-        "harness does not know; default: the metric's)."
-    ),
-]
-_PathOpt = Annotated[
-    Path | None,
-    typer.Option(
-        help="Ablation path (Fawcett & Hoos 2016) from the base to the best configuration "
-        "of this experiment: each step flips the parameter that helps most (real runs, "
-        "--seeds per candidate)."
-    ),
-]
-_SurrogateOpt = Annotated[
-    bool,
-    typer.Option(
-        help="With --path: predict the steps with a random forest fitted on the "
-        "experiment's trials (Biedenkapp et al. 2017) instead of running them."
-    ),
-]
-
-
 @cell_options
 def ablate(
     ctx: typer.Context,
-    drop: _DropOpt = None,
-    only: _OnlyOpt = None,
-    base: _BaseOpt = None,
-    seeds: _SeedsOpt = 5,
-    renormalize: _RenormalizeOpt = True,
+    drop: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="Component to remove (repeatable; 'each' = leave-one-out of every component; "
+            "'a+b' drops both in one variant): focal_tversky, boundary, weighted_ce, soft_dice, "
+            "region, affinity, query, attention (blocks = 0), aux_heads (region+affinity+query)."
+        ),
+    ] = None,
+    only: Annotated[
+        list[str] | None,
+        typer.Option(help="A variant whose loss is this single term (repeatable)."),
+    ] = None,
+    base: Annotated[
+        str | None,
+        typer.Option(
+            help="Full configuration: auto (stage1pp with a GPU, cpu_demo without), stage1pp, "
+            "cpu_demo, a YAML path, or runs/X (the best trial of an experiment). With --path: "
+            "default the experiment's own base recipe."
+        ),
+    ] = None,
+    seeds: Annotated[
+        int,
+        typer.Option(
+            help="Seeds per variant. Seed k is the same in every variant (initialisation, data "
+            "order, augmentation; one shared split), so results are paired."
+        ),
+    ] = 5,
+    renormalize: Annotated[
+        bool,
+        typer.Option(
+            help="Rescale the remaining loss weights to the original total (--no-renormalize "
+            "keeps them as they are)."
+        ),
+    ] = True,
     epochs: Annotated[int | None, typer.Option(help="Training epochs of every cell.")] = None,
-    metric: _MetricOpt = None,
-    mode: _ModeOpt = None,
+    metric: Annotated[
+        str | None, typer.Option(help="Main metric (default: the recipe's optim.monitor).")
+    ] = None,
+    mode: Annotated[
+        str | None,
+        typer.Option(
+            help="max or min: the main metric's direction (needed for a metric the "
+            "harness does not know; default: the metric's)."
+        ),
+    ] = None,
     alpha: Annotated[float, typer.Option(help="Significance level of the verdicts.")] = 0.05,
-    path: _PathOpt = None,
-    surrogate: _SurrogateOpt = False,
+    path: Annotated[
+        Path | None,
+        typer.Option(
+            help="Ablation path (Fawcett & Hoos 2016) from the base to the best configuration "
+            "of this experiment: each step flips the parameter that helps most (real runs, "
+            "--seeds per candidate)."
+        ),
+    ] = None,
+    surrogate: Annotated[
+        bool,
+        typer.Option(
+            help="With --path: predict the steps with a random forest fitted on the "
+            "experiment's trials (Biedenkapp et al. 2017) instead of running them."
+        ),
+    ] = False,
     **cells: Any,
 ) -> None:
     """What each component is worth: every variant with the same paired seeds, at full length.

@@ -12,66 +12,56 @@ from harness.cli._paired import api_arguments, cell_options, run_command
 __all__ = ["validate"]
 
 
-_RunOpt = Annotated[
-    Path | None,
-    typer.Argument(
-        help="Search directory (runs/X) whose best configuration is validated: its best "
-        "trial, or a plan's best recipe. Or give --config."
-    ),
-]
-_ConfigOpt = Annotated[
-    Path | None,
-    typer.Option(help="A recipe YAML to validate instead of a search's best."),
-]
-_AgainstOpt = Annotated[
-    str | None,
-    typer.Option(
-        help="The reference: stage1pp, cpu_demo, a recipe YAML, or runs/Y (the best of "
-        "another experiment). Default: RUN's base recipe (with --config: stage1pp with a "
-        "GPU, cpu_demo without). It reads the candidate's images."
-    ),
-]
-_FoldsOpt = Annotated[
-    int,
-    typer.Option(
-        help="Folds of the images outside the test split, stratified by lesion fraction; "
-        "each is the validation set once while the others train (at least 2)."
-    ),
-]
-_SeedsOpt = Annotated[
-    int,
-    typer.Option(
-        help="Seeds per fold. Seed k is the same in both configurations (initialisation, "
-        "data order, augmentation), so the cells pair up by (fold, seed)."
-    ),
-]
-_MetricOpt = Annotated[
-    str | None,
-    typer.Option(help="Main metric of the verdict (default: the experiment's metric)."),
-]
-_ModeOpt = Annotated[
-    str | None,
-    typer.Option(
-        help="max or min: the main metric's direction (needed for a metric the harness "
-        "does not know; default: the metric's)."
-    ),
-]
-_EpochsOpt = Annotated[
-    int | None, typer.Option(help="Training epochs of every cell (both configurations).")
-]
-
-
 @cell_options
 def validate(
     ctx: typer.Context,
-    run: _RunOpt = None,
-    config: _ConfigOpt = None,
-    against: _AgainstOpt = None,
-    folds: _FoldsOpt = 5,
-    seeds: _SeedsOpt = 3,
-    metric: _MetricOpt = None,
-    mode: _ModeOpt = None,
-    epochs: _EpochsOpt = None,
+    run: Annotated[
+        Path | None,
+        typer.Argument(
+            help="Search directory (runs/X) whose best configuration is validated: its best "
+            "trial, or a plan's best recipe. Or give --config."
+        ),
+    ] = None,
+    config: Annotated[
+        Path | None,
+        typer.Option(help="A recipe YAML to validate instead of a search's best."),
+    ] = None,
+    against: Annotated[
+        str | None,
+        typer.Option(
+            help="The reference: stage1pp, cpu_demo, a recipe YAML, or runs/Y (the best of "
+            "another experiment). Default: RUN's base recipe (with --config: stage1pp with a "
+            "GPU, cpu_demo without). It reads the candidate's images."
+        ),
+    ] = None,
+    folds: Annotated[
+        int,
+        typer.Option(
+            help="Folds of the images outside the test split, stratified by lesion fraction; "
+            "each is the validation set once while the others train (at least 2)."
+        ),
+    ] = 5,
+    seeds: Annotated[
+        int,
+        typer.Option(
+            help="Seeds per fold. Seed k is the same in both configurations (initialisation, "
+            "data order, augmentation), so the cells pair up by (fold, seed)."
+        ),
+    ] = 3,
+    metric: Annotated[
+        str | None,
+        typer.Option(help="Main metric of the verdict (default: the experiment's metric)."),
+    ] = None,
+    mode: Annotated[
+        str | None,
+        typer.Option(
+            help="max or min: the main metric's direction (needed for a metric the harness "
+            "does not know; default: the metric's)."
+        ),
+    ] = None,
+    epochs: Annotated[
+        int | None, typer.Option(help="Training epochs of every cell (both configurations).")
+    ] = None,
     **cells: Any,
 ) -> None:
     """Did the search really help: its best configuration against a reference on fresh folds.
