@@ -20,13 +20,16 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypedDict, Unpack
+from typing import TYPE_CHECKING, Any, TypedDict, Unpack
 
 import pandas as pd
 
 from harness.paired._lifecycle import PairedOptions, PairedOutcome, run_paired
 from harness.tune._rundir import param_error
 from search_spaces import RunSpec, TrialStatus
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 __all__ = ["CellOptions", "PairedResult", "ablate", "paired_report", "validate"]
 
@@ -205,7 +208,7 @@ def ablate(
     alpha: float = 0.05,
     path: str | Path | None = None,
     surrogate: bool = False,
-    console: Any | None = None,
+    console: Console | None = None,
     **options: Unpack[CellOptions],
 ) -> PairedResult:
     """What each component is worth: every variant with the same paired seeds, at full length
@@ -280,7 +283,11 @@ _ABLATE_DEFAULTS = {
 
 
 def _path(
-    experiment: Path, options: PairedOptions, base: str | None, surrogate: bool, console: Any
+    experiment: Path,
+    options: PairedOptions,
+    base: str | None,
+    surrogate: bool,
+    console: Console | None,
 ) -> PairedResult:
     from harness.paired._ablation import run_ablation_path
 
@@ -318,7 +325,7 @@ def validate(
     seeds: int = 3,
     metric: str | None = None,
     mode: str | None = None,
-    console: Any | None = None,
+    console: Console | None = None,
     **options: Unpack[CellOptions],
 ) -> PairedResult:
     """Did the search really help: its best configuration against a reference on fresh folds

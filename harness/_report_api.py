@@ -12,13 +12,16 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
 from harness.searching._notify import say
 from harness.tune._rundir import param_error
 from search_spaces import ConfigError, HarnessError, RunSpec, has_spec, read_spec
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 __all__ = [
     "ExperimentReport",
@@ -158,7 +161,7 @@ def _recipe_epochs(spec: RunSpec) -> int:
     return int(recipe["optim"]["epochs"])
 
 
-def rebuild_experiment(run: str | Path, console: Any | None = None) -> list[RebuiltTables]:
+def rebuild_experiment(run: str | Path, console: Console | None = None) -> list[RebuiltTables]:
     """Rebuild the tables of one run directory (a search, every stage of a plan, or an
     ablation, whose ``cells.parquet`` is derived again too) from Ray's own state.
 
@@ -207,7 +210,7 @@ def _run_list(runs: RunPaths) -> list[Path]:
     return [Path(r) for r in runs]
 
 
-def tables(runs: RunPaths, console: Any | None = None) -> list[RebuiltTables]:
+def tables(runs: RunPaths, console: Console | None = None) -> list[RebuiltTables]:
     """Rebuild ``trials.parquet`` and ``curves.parquet`` of each run directory from Ray's state
     (what ``harness tables`` does).
 
@@ -242,7 +245,7 @@ def _check(spline_df: int | None, interactions: int) -> None:
         raise param_error(f"interactions must be >= 0, got {interactions}", "interactions")
 
 
-def _rebuild_missing(runs: list[Path], console: Any | None) -> None:
+def _rebuild_missing(runs: list[Path], console: Console | None) -> None:
     for path in runs:
         if needs_tables(path):  # lost tables: Ray's own state may still hold what ran
             try:
@@ -331,7 +334,7 @@ def report(
     out: str | Path | None = None,
     params: str | Sequence[str] | None = None,
     mixed_budgets: bool = False,
-    console: Any | None = None,
+    console: Console | None = None,
 ) -> ReportResult:
     """Which parameters drive the outcome: ANOVA and fANOVA importance, written as a report
     (what ``harness report`` does).

@@ -17,7 +17,7 @@ import shutil
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
@@ -36,6 +36,9 @@ from search_spaces import (
     read_spec,
     write_spec,
 )
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 __all__ = ["SearchResult", "search"]
 
@@ -118,7 +121,9 @@ class _Run:
     space: Space | None = None
 
 
-def _resumed(runs_dir: Path, name: str | None, address: str | None, console: Any | None) -> _Run:
+def _resumed(
+    runs_dir: Path, name: str | None, address: str | None, console: Console | None
+) -> _Run:
     """The search to continue in ``runs_dir/name``, as its ``spec.json`` recorded it."""
     if name is None:
         raise param_error("resume needs name NAME of the search to continue", "name", "resume")
@@ -149,7 +154,7 @@ def _resumed(runs_dir: Path, name: str | None, address: str | None, console: Any
     )
 
 
-def _run_plan(run: _Run, runs_dir: Path, name: str | None, console: Any | None) -> SearchResult:
+def _run_plan(run: _Run, runs_dir: Path, name: str | None, console: Console | None) -> SearchResult:
     from harness.searching._plan import BudgetSplit, run_plan
     from harness.tune import connect
     from search_spaces import load_plan
@@ -237,7 +242,9 @@ def _header(space: Space, recipe: Recipe, settings: SearchSettings, run_dir: Pat
     )
 
 
-def _run_space(run: _Run, runs_dir: Path, name: str | None, console: Any | None) -> SearchResult:
+def _run_space(
+    run: _Run, runs_dir: Path, name: str | None, console: Console | None
+) -> SearchResult:
     from harness._report_api import write_search_report
     from harness.tune import connect
     from search_spaces import load_space
@@ -347,7 +354,7 @@ def search(
     name: str | None = None,
     runs_dir: str | Path = "runs",
     resume: bool = False,
-    console: Any | None = None,
+    console: Console | None = None,
 ) -> SearchResult:
     """Search hyperparameters with Ray Tune, Optuna TPE and ASHA early stopping (what
     ``harness search`` does).

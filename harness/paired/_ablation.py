@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from harness.paired._lifecycle import PairedOptions
 from harness.paired._say import say
@@ -23,6 +23,9 @@ from search_spaces import (
     read_spec,
     write_spec,
 )
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 __all__ = ["AblationKind", "PathOutcome", "run_ablation_path"]
 
@@ -71,7 +74,9 @@ class AblationKind:
         for name in self.only:
             only_term(name)
 
-    def new(self, options: PairedOptions, runs_dir: Path, console: Any) -> tuple[Path, RunSpec]:
+    def new(
+        self, options: PairedOptions, runs_dir: Path, console: Console | None
+    ) -> tuple[Path, RunSpec]:
         """Resolve the base, build and check the variants, write ``spec.json``."""
         from harness.tune import create_run_dir, environment, write_json
         from harness.tune._resources import cluster_gpus
@@ -154,7 +159,7 @@ def run_ablation_path(
     *,
     base: str | None,
     surrogate: bool,
-    console: Any = None,
+    console: Console | None = None,
 ) -> PathOutcome:
     """The ablation path from ``base`` (default: the experiment's base recipe) to the best
     configuration of ``experiment``: real runs (``options.seeds`` per candidate) or, with

@@ -17,13 +17,16 @@ import logging
 import math
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import pandas as pd
 
 from harness.paired._design import CELL_KEY, Cell, PairedDesign, parse_cell
 from harness.paired._settings import DEFAULT_TRAINABLE, PairedSettings
 from search_spaces import SUCCESS_STATUSES, TrialStatus
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 __all__ = [
     "CELLS",
@@ -157,7 +160,7 @@ def run_cells(
     design: PairedDesign,
     settings: PairedSettings,
     *,
-    console: Any = None,
+    console: Console | None = None,
     resume: bool = False,
 ) -> CellsRun:
     """Run every cell of ``design`` (or the unfinished ones, with ``resume``) in ``directory``.

@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from harness.paired._cells import CellsRun, run_cells
 from harness.paired._design import PairedDesign
@@ -24,6 +24,9 @@ from search_spaces import (
     parse_override,
     read_spec,
 )
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 __all__ = ["PairedKind", "PairedOptions", "PairedOutcome", "run_paired"]
 
@@ -122,7 +125,9 @@ class PairedKind(Protocol):
         """Raise :class:`ConfigError` on a value no run could use (before Ray starts)."""
         ...
 
-    def new(self, options: PairedOptions, runs_dir: Path, console: Any) -> tuple[Path, RunSpec]:
+    def new(
+        self, options: PairedOptions, runs_dir: Path, console: Console | None
+    ) -> tuple[Path, RunSpec]:
         """Resolve and check everything, create the run directory, write ``spec.json``."""
         ...
 
@@ -144,7 +149,9 @@ class PairedOutcome:
     report: Any
 
 
-def _resumed(kind: PairedKind, options: PairedOptions, runs_dir: Path, console: Any) -> Path:
+def _resumed(
+    kind: PairedKind, options: PairedOptions, runs_dir: Path, console: Console | None
+) -> Path:
     if options.name is None:
         raise ConfigError(f"resume needs name, the name of {kind.noun} to continue", param="name")
     run_dir = runs_dir / options.name
@@ -157,7 +164,9 @@ def _resumed(kind: PairedKind, options: PairedOptions, runs_dir: Path, console: 
     return run_dir
 
 
-def run_paired(kind: PairedKind, options: PairedOptions, console: Any = None) -> PairedOutcome:
+def run_paired(
+    kind: PairedKind, options: PairedOptions, console: Console | None = None
+) -> PairedOutcome:
     """Check, then start or resume, run the cells and summarise one paired experiment.
 
     Args:

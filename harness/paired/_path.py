@@ -13,7 +13,7 @@ import itertools
 import math
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
@@ -22,6 +22,9 @@ from harness.paired._say import say
 from harness.paired._settings import PairedSettings
 from harness.paired._variants import AblationDesign, best_configuration, settings_of
 from search_spaces import Recipe, TrialStatus, Variant, flatten
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 __all__ = ["experiment_target", "path_markdown", "run_path", "surrogate_steps", "write_path"]
 
@@ -44,7 +47,7 @@ def _round(
     batch: Sequence[Mapping[str, Any]],
     seeds: int,
     settings: PairedSettings,
-    console: Any,
+    console: Console | None,
 ) -> list[float]:
     """Run (or read back) one step's candidates; the mean of the metric over their seeds."""
     variants = tuple(Variant(f"c{j:02d}", "candidate", dict(cfg)) for j, cfg in enumerate(batch))
@@ -63,7 +66,7 @@ def run_path(
     seeds: int,
     settings: PairedSettings,
     *,
-    console: Any,
+    console: Console | None,
 ) -> Any:
     """The ablation path with real runs, rounds in ``directory/path/step_NN``."""
     from analysis import ablation_path

@@ -4,14 +4,17 @@
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 __all__ = ["say"]
 
 logger = logging.getLogger("harness.paired")
 
 
-def say(console: Any, text: str, *, warning: bool = False) -> None:
+def say(console: Console | None, text: str, *, warning: bool = False) -> None:
     """Print ``text`` as it is (no markup; yellow when ``warning``) on ``console``, or log it."""
     if console is None:
         logger.log(logging.WARNING if warning else logging.INFO, "%s", text)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from harness.paired._folds import (
     CANDIDATE,
@@ -22,6 +22,9 @@ from harness.paired._lifecycle import PairedOptions
 from harness.paired._say import say
 from harness.paired._settings import DEFAULT_TRAINABLE
 from search_spaces import ConfigError, Recipe, RunSpec, flatten, write_spec
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 __all__ = ["ALPHA", "ValidationKind", "describe_validation"]
 
@@ -87,7 +90,9 @@ class ValidationKind:
         if options.resume and options.name is None:
             raise ConfigError("resume needs name, the name of the validation", param="name")
 
-    def new(self, options: PairedOptions, runs_dir: Path, console: Any) -> tuple[Path, RunSpec]:
+    def new(
+        self, options: PairedOptions, runs_dir: Path, console: Console | None
+    ) -> tuple[Path, RunSpec]:
         """Resolve, check and write a new validation (everything before its cells run)."""
         from harness.tune import create_run_dir, environment
         from harness.tune._resources import cluster_gpus

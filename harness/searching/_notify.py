@@ -7,13 +7,16 @@ script passes none, and the lines go to :mod:`logging` under the module that sai
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 __all__ = ["say"]
 
 
 def say(
-    console: Any | None, message: str, logger: logging.Logger, *, warning: bool = False
+    console: Console | None, message: str, logger: logging.Logger, *, warning: bool = False
 ) -> None:
     """Tell the user ``message``: on ``console`` when one is given (printed as plain text, in
     yellow when ``warning``), else through ``logger`` (at WARNING or INFO level)."""

@@ -20,7 +20,7 @@ import math
 import shutil
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
@@ -44,6 +44,9 @@ from search_spaces import (
     flatten,
     load_space,
 )
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 __all__ = ["BudgetSplit", "PlanResult", "fidelity_table", "run_plan"]
 
@@ -208,7 +211,7 @@ def _validation_stage(
     base: Recipe,
     settings: SearchSettings,
     seeds: int,
-    console: Any | None,
+    console: Console | None,
     resume: bool,
 ) -> StageResult:
     """The best configuration with ``seeds`` seeds at full length (a grid over ``seed``)."""
@@ -373,7 +376,7 @@ class _PlanRun:
         index: int,
         stage: Stage,
         allowance: tuple[int | None, float | None],
-        console: Any | None,
+        console: Console | None,
         resume: bool,
     ) -> tuple[Space, StageResult, bool]:
         """Run (or load, or resume) stage ``index``; return its space, result and whether it
@@ -421,7 +424,7 @@ def run_plan(
     recipe: Recipe,
     settings: SearchSettings,
     *,
-    console: Any | None = None,
+    console: Console | None = None,
     resume: bool = False,
 ) -> PlanResult:
     """Run (or resume) every stage of ``plan`` in ``run_dir``.

@@ -9,7 +9,7 @@ import logging
 import math
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
@@ -17,6 +17,9 @@ from harness.searching._notify import say
 from harness.tune._budget import Budget
 from harness.tune._rundir import param_error
 from search_spaces import Recipe, apply_overrides, flatten
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 __all__ = [
     "DEFAULT_TRAINABLE",
@@ -233,7 +236,11 @@ def make_trainable(directory: Path, recipe: Recipe, settings: Any) -> Any:
 
 
 def _searcher(
-    directory: Path, space: Any, base_flat: dict[str, Any], settings: SearchSettings, console: Any
+    directory: Path,
+    space: Any,
+    base_flat: dict[str, Any],
+    settings: SearchSettings,
+    console: Console | None,
 ) -> tuple[Any, SearchSettings]:
     """The searcher of a new stage (and the settings, with the trials capped at a grid's size)."""
     from harness.searching._grid import grid_points
@@ -275,7 +282,7 @@ def run_stage(
     base: Recipe,
     settings: SearchSettings,
     *,
-    console: Any | None,
+    console: Console | None,
     resume: bool = False,
     title: str = "search",
 ) -> StageResult:
