@@ -155,7 +155,8 @@ def _resumed(
 
 
 def _run_plan(run: _Run, runs_dir: Path, name: str | None, console: Console | None) -> SearchResult:
-    from harness.searching._plan import BudgetSplit, run_plan
+    from harness.searching._plan import run_plan
+    from harness.searching._plan_budget import BudgetSplit
     from harness.tune import connect
     from search_spaces import load_plan
 

@@ -45,9 +45,9 @@ from statsmodels.stats.power import TTestPower
 
 from analysis._evaluation import paired_comparison
 from analysis._json import jsonable
+from analysis.paired._cells import _cell_notes, _Cells, _unit_words
 from search_spaces import (
     BREAKDOWN_METRICS,
-    SUCCESS_STATUSES,
     ConfigError,
     DataError,
     metric_direction,
@@ -228,38 +228,6 @@ def _t_interval(mean: float, sd: float, n: int, confidence: float) -> tuple[floa
     return float(low), float(high)
 
 
-@dataclass(frozen=True)
-class _Cells:
-    """The cells as plain arrays: the statistics loop indexes them thousands of times in tests.
-
-    ``unit`` is the pairing unit of each cell: its seed for a single key, else a label such as
-    ``"fold 1 seed 0"``.
-    """
-
-    variant: np.ndarray
-    unit: np.ndarray
-    done: np.ndarray
-
-    @classmethod
-    def of(cls, cells: pd.DataFrame, pairing: Sequence[str]) -> _Cells:
-        if len(pairing) == 1:
-            unit = cells[pairing[0]].to_numpy()
-        else:
-            parts = [cells[k].astype(str).radd(f"{k} ") for k in pairing]
-            unit = functools.reduce(lambda a, b: a + " " + b, parts).to_numpy()
-        return cls(
-            variant=cells["variant"].astype(str).to_numpy(),
-            unit=unit,
-            done=cells["status"].isin(SUCCESS_STATUSES).to_numpy(),
-        )
-
-    def values(self, column: pd.Series, variant: str) -> dict[Any, float]:
-        """``{unit: value}`` of one variant's successful cells with a finite value."""
-        v = pd.to_numeric(column, errors="coerce").to_numpy(dtype=float)
-        keep = (self.variant == variant) & self.done & np.isfinite(v)
-        return dict(zip(self.unit[keep].tolist(), v[keep].tolist(), strict=True))
-
-
 def _summary(values: np.ndarray, confidence: float) -> dict[str, float]:
     n = int(values.size)
     mean = float(values.mean()) if n else math.nan
@@ -331,42 +299,6 @@ def _check_settings(alpha: float, power: float, bootstrap: int, what: str) -> No
         raise ConfigError(
             f"the {what}'s bootstrap resamples must be >= 1, got {bootstrap}", param="bootstrap"
         )
-
-
-def _unit_words(pairing: Sequence[str]) -> tuple[str, str, str]:
-    """How a note names one unit, one or more, and many: ``("seed ", "seed(s)", "paired
-    seeds")`` for an ablation."""
-    if len(pairing) == 1:
-        return f"{pairing[0]} ", f"{pairing[0]}(s)", f"paired {pairing[0]}s"
-    return "", f"({', '.join(pairing)}) pair(s)", "pairs"
-
-
-def _cell_notes(
-    arrays: _Cells, status: np.ndarray, names: Sequence[str], baseline: str, pairing: Sequence[str]
-) -> list[str]:
-    one, several, _ = _unit_words(pairing)
-    notes = []
-    all_units = set(arrays.unit.tolist())
-    base_units = set(arrays.unit[(arrays.variant == baseline) & arrays.done].tolist())
-    for name in names:
-        mine = arrays.variant == name
-        absent = sorted(all_units - set(arrays.unit[mine].tolist()))
-        if absent:
-            notes.append(f"{name}: no cell for {several} {absent}")
-        failed = mine & ~arrays.done
-        if failed.any():
-            what = ", ".join(
-                f"{one}{s} {st}" for s, st in zip(arrays.unit[failed], status[failed], strict=True)
-            )
-            notes.append(f"{name}: failed cells excluded ({what})")
-        if name != baseline:
-            unpaired = sorted(set(arrays.unit[mine & arrays.done].tolist()) - base_units)
-            if unpaired:
-                notes.append(
-                    f"{name}: {several} {unpaired} left out, the baseline has no completed cell "
-                    "for them"
-                )
-    return notes
 
 
 def _holm(rows: list[dict[str, Any]], alpha: float, words: Verdicts) -> None:

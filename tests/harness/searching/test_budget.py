@@ -20,7 +20,7 @@ import harness
 from harness.cli._app import app
 from harness.cli._search import print_search
 from harness.searching import SearchSettings, run_plan, run_stage
-from harness.searching._plan import BudgetSplit
+from harness.searching._plan_budget import BudgetSplit
 from harness.searching._setup import search_max_epochs, search_trials
 from harness.searching._stage import HOURS_ONLY_TRIAL_CAP, budget_trial_cap
 from harness.tune import Budget
