@@ -21,8 +21,8 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
+from harness._notify import say
 from harness.searching._answer import answer_sentences, best_configuration, search_answer
-from harness.searching._notify import say
 from harness.searching._setup import SearchRequest, override_list, prepare_search
 from harness.searching._stage import DEFAULT_TRAINABLE, SearchSettings, run_stage, stage_recipe
 from harness.tune._budget import BUDGET_FILE

@@ -127,12 +127,7 @@ RECIPE_METRICS = frozenset(
         "pixel_accuracy",
         "boundary_f1",
         "hd95",
-        "lesion_recall_small",
-        "lesion_recall_medium",
-        "lesion_recall_large",
-        "fp_components_per_image",
-        "ece",
-        "brier",
+        *BREAKDOWN_METRICS,
         "train_loss",
     }
 )

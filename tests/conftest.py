@@ -24,6 +24,35 @@ def soybean_root() -> Path:
     return SOYBEAN
 
 
+@pytest.fixture(scope="module")
+def one_torch_thread():
+    """Torch on one thread for a module's in-process training (restored afterwards): on a
+    CPU shared with Ray's workers and subprocesses, more threads oversubscribe it. A module
+    asks for it with ``pytestmark = pytest.mark.usefixtures("one_torch_thread")``."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="session")
+def bench_overrides() -> dict:
+    """cpu_demo smaller still, for a training step: 32 px tiles keep a CPU step well under a
+    second."""
+    return {
+        "data.synthetic.n_images": 12,
+        "data.synthetic.size": 64,
+        "data.tile_size": 32,
+        "data.stride": 24,
+        "data.tile_jitter": 4,
+        "data.image_size": 32,
+        "data.max_tiles_per_image": 2,
+        "data.batch_size": 4,
+    }
+
+
 @pytest.fixture(scope="session")
 def tiny_overrides() -> dict:
     """cpu_demo shrunk to seconds: a few small synthetic images, two epochs."""

@@ -8,8 +8,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from harness._notify import say
 from harness.paired._lifecycle import PairedOptions
-from harness.paired._say import say
 from harness.paired._settings import DEFAULT_TRAINABLE
 from harness.paired._variants import AblationDesign, build_variants, resolve_base
 from search_spaces import (

@@ -10,9 +10,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
+from harness._notify import say
 from harness.paired._cells import CellsRun, run_cells
 from harness.paired._design import PairedDesign
-from harness.paired._say import say
 from harness.paired._settings import DEFAULT_TRAINABLE, PairedSettings
 from search_spaces import (
     ConfigError,

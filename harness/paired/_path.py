@@ -17,8 +17,8 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
+from harness._notify import say
 from harness.paired._cells import run_cells
-from harness.paired._say import say
 from harness.paired._settings import PairedSettings
 from harness.paired._variants import AblationDesign, best_configuration, settings_of
 from search_spaces import Recipe, TrialStatus, Variant, flatten

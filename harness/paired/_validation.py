@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from harness._notify import say
 from harness.paired._folds import (
     CANDIDATE,
     REFERENCE,
@@ -19,7 +20,6 @@ from harness.paired._folds import (
     write_folds,
 )
 from harness.paired._lifecycle import PairedOptions
-from harness.paired._say import say
 from harness.paired._settings import DEFAULT_TRAINABLE
 from search_spaces import ConfigError, Recipe, RunSpec, flatten, write_spec
 

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from harness.searching._notify import say
+from harness._notify import say
 from harness.searching._plan_budget import (
     BudgetSplit,
     _allowance_text,

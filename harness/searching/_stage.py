@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from harness.searching._notify import say
+from harness._notify import say
 from harness.tune._budget import Budget
 from harness.tune._rundir import param_error
 from search_spaces import Recipe, apply_overrides, flatten

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
+import signal
+import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from harness.tune import snapshot_finished_trial_ids
@@ -43,3 +48,37 @@ def _wait_for_snapshot(experiment: Path, trial_ids: Iterable[str], deadline: flo
 def wait_for_snapshot():
     """:func:`_wait_for_snapshot`, for the tests that kill a driver."""
     return _wait_for_snapshot
+
+
+def _interrupt_when(table: Path, rows: int, done: threading.Event) -> None:
+    """Ray Tune's interrupt (SIGUSR1: Ray stops the run and saves it, like a first Ctrl-C) once
+    ``table`` has ``rows`` trials."""
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and not done.is_set():
+        try:
+            if len(pd.read_parquet(table)) >= rows:
+                os.kill(os.getpid(), signal.SIGUSR1)
+                return
+        except (OSError, ValueError):
+            pass
+        time.sleep(0.05)
+
+
+@contextlib.contextmanager
+def _interrupted_at(table: Path, rows: int) -> Iterator[None]:
+    done = threading.Event()
+    watcher = threading.Thread(target=_interrupt_when, args=(table, rows, done), daemon=True)
+    watcher.start()
+    try:
+        yield
+    finally:
+        done.set()
+        watcher.join()
+
+
+@pytest.fixture
+def interrupted_at():
+    """``with interrupted_at(run / "trials.parquet", 1): ...``: an experiment run in this
+    process inside the block is interrupted (as by a first Ctrl-C) once its table holds that
+    many trials."""
+    return _interrupted_at

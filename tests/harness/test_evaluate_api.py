@@ -21,16 +21,7 @@ import harness
 from harness import EvaluationResult, TrainResult
 from search_spaces import ConfigError, DataError, HarnessError, read_spec
 
-
-@pytest.fixture(scope="module", autouse=True)
-def _one_thread():
-    """One torch thread: on a CPU shared with other test workers more threads oversubscribe it."""
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")

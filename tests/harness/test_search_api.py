@@ -4,12 +4,8 @@ Python, in the test session's Ray; a search started here is continued by the com
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
-import threading
-import time
-from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -59,33 +55,14 @@ def test_report_refuses_a_bad_argument_naming_the_parameter(tmp_path):
     assert err.value.param == "format"
 
 
-def _interrupt_when(table: Path, rows: int, done: threading.Event) -> None:
-    """Ray Tune's interrupt (SIGUSR1, like a first Ctrl-C) once ``table`` has ``rows`` trials."""
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline and not done.is_set():
-        try:
-            if len(pd.read_parquet(table)) >= rows:
-                os.kill(os.getpid(), signal.SIGUSR1)
-                return
-        except (OSError, ValueError):
-            pass
-        time.sleep(0.05)
-
-
 @pytest.mark.slow
 @pytest.mark.ray
-def test_search_from_python_resumed_by_the_cli_reported_and_validated(ray_session, tmp_path):
+def test_search_from_python_resumed_by_the_cli_reported_and_validated(
+    ray_session, tmp_path, interrupted_at
+):
     runs = tmp_path / "runs"
-    done = threading.Event()
-    watcher = threading.Thread(
-        target=_interrupt_when, args=(runs / "py" / "trials.parquet", 1, done), daemon=True
-    )
-    watcher.start()
-    try:
+    with interrupted_at(runs / "py" / "trials.parquet", 1):
         first = harness.search("lr", trials=4, name="py", runs_dir=runs, **FAST)
-    finally:
-        done.set()
-        watcher.join()
     assert first.interrupted and first.sentences == [] and first.path == runs / "py"
     spec = read_spec(first.path)
     assert spec.kind == "search" and spec.space == "lr" and spec.settings["trials"] == 4

@@ -16,22 +16,17 @@ from harness import BenchResult
 from search_spaces import ConfigError, read_spec
 from trials.bench import BENCH_COLUMNS
 
-# Tiny cpu_demo: 32 px tiles keep a CPU step well under a second.
-_TINY = {
-    "data.synthetic.n_images": 12,
-    "data.synthetic.size": 64,
-    "data.tile_size": 32,
-    "data.stride": 24,
-    "data.tile_jitter": 4,
-    "data.image_size": 32,
-    "data.max_tiles_per_image": 2,
-}
 
-
-def test_bench_returns_the_table_and_the_plot(tmp_path):
+def test_bench_returns_the_table_and_the_plot(tmp_path, bench_overrides):
     out = tmp_path / "b"
     result = harness.bench(
-        "cpu_demo", grid=["data.batch_size=2"], steps=1, warmup=0, device="cpu", set=_TINY, out=out
+        "cpu_demo",
+        grid=["data.batch_size=2"],
+        steps=1,
+        warmup=0,
+        device="cpu",
+        set=bench_overrides,
+        out=out,
     )
     assert isinstance(result, BenchResult) and result.path == out and result.ok
     assert list(result.table.columns) == ["data.batch_size", *BENCH_COLUMNS]

@@ -5,10 +5,6 @@ split across a plan's stages; and the bad inputs refused before Ray starts."""
 from __future__ import annotations
 
 import json
-import os
-import signal
-import threading
-import time
 from pathlib import Path
 
 import pandas as pd
@@ -212,36 +208,14 @@ def test_an_hours_budget_counts_the_trials_own_time(ray_session, tmp_path):
     assert record["epochs_used"] == len(curves) < 2 * 4
 
 
-def _interrupt_when(table: Path, rows: int, done: threading.Event) -> None:
-    """Ray Tune's interrupt (SIGUSR1: Ray stops the run and saves it, like a first Ctrl-C) once
-    ``table`` has ``rows`` trials."""
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline and not done.is_set():
-        try:
-            if len(pd.read_parquet(table)) >= rows:
-                os.kill(os.getpid(), signal.SIGUSR1)
-                return
-        except (OSError, ValueError):
-            pass
-        time.sleep(0.05)
-
-
 @pytest.mark.slow
 @pytest.mark.ray
-def test_resume_counts_the_epochs_spent_before(ray_session, tmp_path):
+def test_resume_counts_the_epochs_spent_before(ray_session, tmp_path, interrupted_at):
     directory = tmp_path / "resumed"
     settings = _settings(budget_epochs=12, trainable=SLOW_BOWL, max_epochs=3)
     space, recipe = load_space("lr"), load_recipe("cpu_demo")
-    done = threading.Event()
-    watcher = threading.Thread(
-        target=_interrupt_when, args=(directory / "trials.parquet", 1, done), daemon=True
-    )
-    watcher.start()
-    try:
+    with interrupted_at(directory / "trials.parquet", 1):
         first = run_stage(directory, space, recipe, settings, console=None)
-    finally:
-        done.set()
-        watcher.join()
     assert first.interrupted
     before = first.budget["epochs_used"]
     assert 1 <= before < 12

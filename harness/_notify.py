@@ -16,10 +16,16 @@ __all__ = ["say"]
 
 
 def say(
-    console: Console | None, message: str, logger: logging.Logger, *, warning: bool = False
+    console: Console | None,
+    message: str,
+    logger: logging.Logger | None = None,
+    *,
+    warning: bool = False,
 ) -> None:
     """Tell the user ``message``: on ``console`` when one is given (printed as plain text, in
-    yellow when ``warning``), else through ``logger`` (at WARNING or INFO level)."""
+    yellow when ``warning``), else through ``logger`` (default: the ``harness`` logger) at
+    WARNING or INFO level."""
+    logger = logger or logging.getLogger("harness")
     if console is None:
         logger.log(logging.WARNING if warning else logging.INFO, "%s", message)
         return
