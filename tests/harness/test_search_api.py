@@ -15,6 +15,7 @@ from search_spaces import ConfigError, read_spec
 
 HARNESS = [sys.executable, "-m", "harness.cli"]
 SLOW_BOWL = "harness.testing:slow_log_lr_bowl"  # 0.5 s per epoch
+TRIALS = 8
 FAST = dict(
     trainable=SLOW_BOWL,
     metric="score",
@@ -62,12 +63,13 @@ def test_search_from_python_resumed_by_the_cli_reported_and_validated(
 ):
     runs = tmp_path / "runs"
     with interrupted_at(runs / "py" / "trials.parquet", 1):
-        first = harness.search("lr", trials=4, name="py", runs_dir=runs, **FAST)
+        # 8 trials of about 1 s, two at a time: the interrupt lands while most are still to run
+        first = harness.search("lr", trials=TRIALS, name="py", runs_dir=runs, **FAST)
     assert first.interrupted and first.sentences == [] and first.path == runs / "py"
     spec = read_spec(first.path)
-    assert spec.kind == "search" and spec.space == "lr" and spec.settings["trials"] == 4
+    assert spec.kind == "search" and spec.space == "lr" and spec.settings["trials"] == TRIALS
     kept = first.trials[first.trials["status"].isin(["completed", "pruned"])]
-    assert 1 <= len(kept) < 4
+    assert 1 <= len(kept) < TRIALS
 
     # the command line continues what Python started
     res = subprocess.run(
@@ -80,12 +82,12 @@ def test_search_from_python_resumed_by_the_cli_reported_and_validated(
     assert res.returncode == 0, res.stdout + res.stderr
     assert "resuming" in res.stdout and "Next: `harness report" in res.stdout
     trials = pd.read_parquet(first.path / "trials.parquet")
-    assert len(trials) == 4 and trials["trial_id"].is_unique
+    assert len(trials) == TRIALS and trials["trial_id"].is_unique
     assert set(kept["trial_id"]) <= set(trials["trial_id"])
 
     # and Python again: nothing is left to run, the answer and the best come back
     final = harness.search(name="py", runs_dir=runs, resume=True)
-    assert not final.interrupted and len(final.trials) == 4
+    assert not final.interrupted and len(final.trials) == TRIALS
     assert final.best is not None and {"optim.lr", "trial_id", "final.score"} <= set(final.best)
     assert final.sentences[0].startswith("The best configuration (trial ")
     assert final.sentences[-1].startswith("Next: `harness report")
