@@ -49,6 +49,8 @@ class Fidelity:
             ``None``.
         banner: with ``mixed_budgets``, the one-sentence warning that trials of different
             lengths are compared; ``None`` otherwise.
+        fallback: when the default epoch held too few trials for the model and a lower epoch
+            was ranked instead, why, in a few words (shown in :attr:`header`); else ``None``.
     """
 
     metric: str
@@ -61,18 +63,21 @@ class Fidelity:
     params: list[str]
     max_epoch: int | None = None
     banner: str | None = None
+    fallback: str | None = None
 
     @property
     def header(self) -> str:
         """The fidelity in a few words: ``"epoch 2 of 12, 14 of 24 trials"``; ``"once per
         trial, 14 of 24 trials"`` for a trial-level outcome without an epoch; ``"epoch 2, 14 of
-        24 trials"`` when M is unknown."""
+        24 trials"`` when M is unknown; a fallback's reason follows in parentheses."""
         used = f"{self.n_used} of {self.n_trials_total} trials"
         if self.epoch is None:
-            return f"once per trial, {used}"
-        if self.max_epoch is None:
-            return f"epoch {self.epoch}, {used}"
-        return f"epoch {self.epoch} of {self.max_epoch}, {used}"
+            text = f"once per trial, {used}"
+        elif self.max_epoch is None:
+            text = f"epoch {self.epoch}, {used}"
+        else:
+            text = f"epoch {self.epoch} of {self.max_epoch}, {used}"
+        return f"{text} ({self.fallback})" if self.fallback else text
 
     def to_dict(self) -> dict[str, object]:
         """JSON-able summary (without the table)."""
@@ -86,6 +91,7 @@ class Fidelity:
             "rule": self.rule,
             "header": self.header,
             "banner": self.banner,
+            "fallback": self.fallback,
         }
 
 

@@ -110,8 +110,10 @@ class Coordinate:
             text = f"levels({len(self.levels or ())})"
         elif self.grid:
             text = f"grid({self.grid}{', log' if self.log else ''})"
-        else:
+        elif self.df:
             text = f"spline(df={self.df}{', log' if self.log else ''})"
+        else:  # before a model chose its degrees of freedom (none was fitted)
+            text = f"spline({'log, ' if self.log else ''}not fitted)"
         if self.column != self.name:
             text += ", simplex draw"
         return text + (", +not set" if self.conditional else "")

@@ -10,7 +10,7 @@ bootstrap intervals and the probability that each parameter ranks where it is sh
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -169,6 +169,7 @@ class ImportanceReport:
             "n_used": fid.n_used,
             "rule": fid.rule,
             "spline_df": self.estimate.spline_df,
+            "unavailable": self.estimate.unavailable,
             "bootstrap": self.estimate.bootstrap,
             "level": LEVEL,
             "reliable": self.estimate.reliable,
@@ -242,11 +243,15 @@ def compute_importance(
             "searched different ranges: pass a stage to analyse one"
         )
     definition = exp.space_definition
-    est = estimate_importance(
-        fid.table, fid.params, "value", definition=definition, interactions=interactions,
-        bootstrap=bootstrap, seed=seed, fanova=fanova, spline_df=spline_df,
-    )  # fmt: skip
+    options = {
+        "definition": definition, "interactions": interactions, "bootstrap": bootstrap,
+        "seed": seed, "fanova": fanova, "spline_df": spline_df,
+    }  # fmt: skip
+    est = estimate_importance(fid.table, fid.params, "value", **options)
+    if est.unavailable and epoch is None and fid.source == "curves":
+        fid, est = _fittable_epoch(exp, fid, est, options)
     notes.extend(est.notes)
+    notes.extend(_trials_needed(exp, fid, est))
     table = _table(est, groups)
     stable = pd.DataFrame(columns=STABILITY_COLUMNS)
     if stability and fid.source == "curves":
@@ -270,6 +275,58 @@ def compute_importance(
         estimate=est,
         settings=settings,
     )
+
+
+def _fittable_epoch(
+    exp: Experiment, fid: Fidelity, est: Estimate, options: Mapping[str, Any]
+) -> tuple[Fidelity, Estimate]:
+    """When the default epoch holds too few trials for the model, the highest lower epoch
+    where it can be fitted, with a rule and a header saying so; else ``fid`` and ``est``."""
+    curves = exp.curves
+    epochs = pd.to_numeric(curves.loc[curves[fid.metric].notna(), "epoch"], errors="coerce")
+    lower = sorted({int(e) for e in epochs.dropna() if e < (fid.epoch or 0)}, reverse=True)
+    for e in lower:
+        at = choose_fidelity(exp, fid.metric, e)
+        quick = estimate_importance(
+            at.table, at.params, "value", definition=options["definition"], interactions=0,
+            bootstrap=0, fanova=False, spline_df=options["spline_df"],
+        )  # fmt: skip
+        if quick.unavailable:
+            continue
+        default_rule = fid.rule.split(": ", 1)[0]
+        rule = (
+            f"{fid.metric} at epoch {e}, the highest epoch where the model can be fitted: the "
+            f"default epoch {fid.epoch} ({default_rule.split(', ', 1)[-1]}) holds "
+            f"{fid.n_used} trials, too few for the model of {len(fid.params)} parameters "
+            f"({est.unavailable.removeprefix('n/a: ')}); {at.n_used} of {at.n_trials_total} "
+            f"trials used at epoch {e}"
+        )
+        why = f"epoch {fid.epoch}, the default, holds {fid.n_used} trials: too few for the model"
+        full = estimate_importance(at.table, at.params, "value", **options)
+        return replace(at, rule=rule + ".", fallback=why), full
+    return fid, est
+
+
+def _trials_needed(exp: Experiment, fid: Fidelity, est: Estimate) -> list[str]:
+    """How many trials, at which epoch, a reliable ranking of this many parameters needs (a
+    note, when the ranking is not reliable)."""
+    if est.reliable or not fid.params:
+        return []
+    analysed = len(fid.params) - len(est.dropped)
+    need = RELIABLE_PER_PARAM * max(analysed, 1)
+    where = f"epoch {fid.epoch}" if fid.epoch is not None else "the outcome"
+    text = (
+        f"a reliable ranking of {analysed} parameters needs {need} trials at one epoch "
+        f"({RELIABLE_PER_PARAM} per parameter); {where} holds {fid.n_used}"
+    )
+    if fid.epoch is not None and fid.max_epoch and fid.n_used and fid.n_trials_total:
+        reach = fid.n_used / fid.n_trials_total
+        searched = int(np.ceil(need / reach))
+        text += (
+            f"; {reach:.0%} of this search's trials reached epoch {fid.epoch}, so a search like "
+            f"it needs about {searched} trials to rank there"
+        )
+    return [text]
 
 
 def _table(est: Estimate, groups: Mapping[str, str] | None) -> pd.DataFrame:

@@ -187,12 +187,15 @@ def _header_lines(meta: Mapping) -> list[tuple[str, str]]:
 
 def _model_line(meta: Mapping) -> str:
     """How the shares were estimated, in one line (empty when the meta does not say)."""
+    if meta.get("unavailable"):
+        return f"not fitted ({meta['unavailable']})"
     parts = []
     df = meta.get("spline_df")
     if finite(df):
         parts.append(
             f"a spline with {int(df)} degree{'s' if int(df) > 1 else ''} of freedom per numeric "
-            "parameter, a level per choice"
+            f"parameter (a grid, one coefficient per value, where it has at most {int(df) + 1} "
+            "values), a level per choice: the df column counts each parameter's columns"
             if int(df)
             else "no numeric parameter: a level per choice"
         )

@@ -242,3 +242,46 @@ def test_a_share_that_cannot_be_estimated_says_why_in_the_table(tmp_path, tables
     assert report.table["anova"].isna().all()
     assert report.table["note"].str.startswith("n/a: 6 trials, need ").all()
     assert report.table["reliability"].str.startswith("unreliable").all()
+    # the model line and the treatment column say that nothing was fitted
+    assert report.meta()["unavailable"].startswith("n/a: 6 trials")
+    assert (report.table["treatment"] == "spline(not fitted)").all()
+
+
+def test_too_few_trials_at_the_default_epoch_rank_at_the_highest_fittable_one(
+    tmp_path, tables, write_search
+):
+    # 24 trials of 7 parameters as ASHA leaves them: all reach epoch 2, 10 reach epoch 6 (the
+    # default epoch, max(10, 20%)), too few for a model of 7 splines; p.x0 drives the outcome
+    rng = np.random.default_rng(3)
+    params = pd.DataFrame({f"p.x{i}": rng.uniform(size=24) for i in range(7)})
+    reached = [12] * 3 + [6] * 7 + [2] * 14
+    base = 2.0 * params["p.x0"].to_numpy() + 0.05 * rng.normal(size=24)
+    values = np.full((24, 12), np.nan)
+    for i, r in enumerate(reached):
+        values[i, :r] = base[i] + 0.01 * np.arange(1, r + 1)
+    trials, curves = tables(params, values)
+    exp = load_experiment(write_search(tmp_path / "asha", trials, curves))
+
+    report = compute_importance(exp, bootstrap=50, fanova=False)
+
+    fid = report.fidelity
+    assert fid.epoch == 2 and fid.n_used == 24
+    assert fid.header == (
+        "epoch 2 of 12, 24 of 24 trials (epoch 6, the default, holds 10 trials: too few for the "
+        "model)"
+    )
+    assert fid.rule.startswith("score at epoch 2, the highest epoch where the model can be fitted")
+    assert "holds 10 trials, too few for the model of 7 parameters (10 trials, need " in fid.rule
+    assert report.table["anova"].notna().all() and report.table.loc[0, "parameter"] == "p.x0"
+    assert report.table["anova_rank_prob"].notna().all()
+    assert report.table["reliability"].str.startswith("unreliable: 24 trials").all()
+    needed = [n for n in report.notes if n.startswith("a reliable ranking of 7 parameters")]
+    assert needed == [
+        "a reliable ranking of 7 parameters needs 105 trials at one epoch (15 per parameter); "
+        "epoch 2 holds 24; 100% of this search's trials reached epoch 2, so a search like it "
+        "needs about 105 trials to rank there"
+    ]
+    assert report.meta()["unavailable"] is None
+    # an epoch asked for is kept, even when nothing can be fitted there
+    asked = compute_importance(exp, epoch=6, bootstrap=0, fanova=False)
+    assert asked.fidelity.epoch == 6 and asked.table["anova"].isna().all()
