@@ -349,7 +349,8 @@ def report(
             validation directories.
         metric: the outcome to explain (default: the search metric); any numeric column.
         epoch: the fidelity: compare trials at this epoch (default: the highest epoch that
-            max(10, 20%) of the trials reached).
+            15 trials per parameter reached, what a reliable ranking needs; without one, the
+            highest epoch that 90% of the trials reached).
         spline_df: degrees of freedom (1-20) of each numeric parameter's spline (default:
             chosen by generalised cross-validation).
         interactions: two-way interactions to test.

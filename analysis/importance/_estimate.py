@@ -25,6 +25,7 @@ import pandas as pd
 from scipy import stats
 from statsmodels.stats.multitest import multipletests
 
+from analysis._fidelity import RELIABLE_PER_PARAM
 from analysis.importance._bootstrap import bias_corrected_interval, bootstrap_tables
 from analysis.importance._coords import Coordinate, coordinates
 from analysis.importance._model import Design, Fit, fit
@@ -50,12 +51,10 @@ __all__ = [
 # above this many trials the bootstrap draws fewer resamples (see _resamples)
 _FULL_BOOTSTRAP_N = 2000
 # measured with benchmarks/importance_accuracy.py (see benchmarks/README.md) on Ishigami with 0
-# and 7 extra no-effect parameters: ANOVA ordered the real effects right in 4-7 of 10 runs at
-# 5-10 trials per parameter and in 10 of 10 at 17-20; fANOVA (a model over the whole space)
-# still ranked a no-effect parameter first in 2 of 10 at 17 per parameter and never from 20 on.
-# Below RELIABLE_PER_PARAM the table flags the ANOVA ranking; below FANOVA_MIN_PER_PARAM fANOVA
-# is not computed
-RELIABLE_PER_PARAM = 15
+# and 7 extra no-effect parameters: fANOVA (a model over the whole space) still ranked a no-effect
+# parameter first in 2 of 10 at 17 per parameter and never from 20 on. Below RELIABLE_PER_PARAM
+# (analysis._fidelity) the table flags the ANOVA ranking; below FANOVA_MIN_PER_PARAM fANOVA is
+# not computed
 FANOVA_MIN_PER_PARAM = 20
 LEVEL = 0.90
 

@@ -293,15 +293,13 @@ def _fittable_epoch(
         )  # fmt: skip
         if quick.unavailable:
             continue
-        default_rule = fid.rule.split(": ", 1)[0]
+        reason = est.unavailable.removeprefix("n/a: ")
         rule = (
-            f"{fid.metric} at epoch {e}, the highest epoch where the model can be fitted: the "
-            f"default epoch {fid.epoch} ({default_rule.split(', ', 1)[-1]}) holds "
-            f"{fid.n_used} trials, too few for the model of {len(fid.params)} parameters "
-            f"({est.unavailable.removeprefix('n/a: ')}); {at.n_used} of {at.n_trials_total} "
-            f"trials used at epoch {e}"
+            f"{fid.metric} at epoch {e}, the highest epoch where the model can be fitted: at "
+            f"the default epoch {fid.epoch} ({fid.n_used} trials) it cannot ({reason}); "
+            f"{at.n_used} of {at.n_trials_total} trials used at epoch {e}"
         )
-        why = f"epoch {fid.epoch}, the default, holds {fid.n_used} trials: too few for the model"
+        why = f"epoch {fid.epoch}, the default, cannot be ranked: {reason}"
         full = estimate_importance(at.table, at.params, "value", **options)
         return replace(at, rule=rule + ".", fallback=why), full
     return fid, est

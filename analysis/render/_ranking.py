@@ -40,9 +40,14 @@ def _level(level: Any) -> str:
     return f"{float(level):.0%}" if finite(level) else f"{DEFAULT_LEVEL:.0%}"
 
 
+# what each column's share is a share of
+_OVER = {"ANOVA": "over the trials as searched", "fANOVA": "over the search space"}
+
+
 def share_heading(method: str, level: Any = DEFAULT_LEVEL, compact: bool = False) -> str:
-    """The heading of a share column: ``"ANOVA % of variance [90% CI]"``."""
-    what = "%" if compact else "% of variance"
+    """The heading of a share column, saying what it is a share of: ``"ANOVA % of variance
+    over the trials as searched [90% CI]"`` (``"ANOVA % [90% CI]"`` when ``compact``)."""
+    what = "%" if compact else f"% of variance {_OVER.get(method, '')}".rstrip()
     return f"{method} {what} [{_level(level)} CI]"
 
 
@@ -85,8 +90,9 @@ def ranking_rows(
 ) -> list[dict[str, str]]:
     """The ranking as formatted strings, largest ANOVA share first (then fANOVA).
 
-    Keys: ``parameter``, ``group``, ``treatment``, ``ANOVA % of variance [90% CI]``,
-    ``ANOVA P(rank)``, ``F``, ``p``, ``fANOVA % of variance [90% CI]``, ``fANOVA P(rank)``, and
+    Keys: ``parameter``, ``group``, ``treatment``, ``ANOVA % of variance over the trials as
+    searched [90% CI]``, ``ANOVA P(rank)``, ``F``, ``p``, ``fANOVA % of variance over the search
+    space [90% CI]``, ``fANOVA P(rank)``, and
     ``reliability`` only when some row is unreliable. A share cell reads ``"55.0 [48.0, 61.0]"``;
     a missing share shows the row's ``note``; a P(rank) cell reads ``"0.90 (#1)"``. ``compact``
     (a terminal): no ``group``, shorter share headings, ``"unreliable"`` without its reason.

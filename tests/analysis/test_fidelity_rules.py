@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analysis import Fidelity, choose_fidelity, load_experiment, ranking_epochs
+from analysis import Fidelity, choose_fidelity, default_epoch, load_experiment, ranking_epochs
 from search_spaces import ConfigError
 
 # 24 trials as ASHA leaves them: 4 ran all 12 epochs, 8 stopped at 4, 4 at 2, 8 at 1
@@ -47,8 +47,10 @@ def test_the_header_of_a_chosen_fidelity_and_its_table(tmp_path, tables, write_s
 
     fid = choose_fidelity(exp)
 
-    # max(10, 20% of 24) = 10 trials: epoch 4 has 12, epoch 5 only 4
-    assert fid.header == "epoch 4 of 12, 12 of 24 trials"
+    # 2 parameters need 30 trials for a reliable ranking; no epoch has them, so the highest
+    # epoch that 90% of the 24 (22) reached: epoch 1, the first rung
+    assert fid.header == "epoch 1 of 12, 24 of 24 trials"
+    assert "no epoch holds the 30 trials a reliable ranking of 2 parameters needs" in fid.rule
     summary = fid.to_dict()
     assert summary["header"] == fid.header and summary["max_epoch"] == 12
     assert summary["banner"] is None
@@ -134,7 +136,9 @@ def test_ranking_epochs_are_those_enough_trials_reached(tmp_path, tables, write_
     # need max(min(10, 24), ceil(4.8)) = 10: epoch 1 has 24 trials, 2 has 16, 3 and 4 have 12,
     # 5 to 12 only 4
     assert ranking_epochs(exp) == [1, 2, 3, 4]
-    assert ranking_epochs(exp, "x")[-1] == choose_fidelity(exp).epoch
+    assert ranking_epochs(exp, "x")[-1] == default_epoch(
+        exp.curves.groupby("trial_id")["epoch"].max()
+    )
     assert ranking_epochs(exp, "peak_memory_bytes") == []
     assert ranking_epochs(exp, "final.x") == []
 
@@ -143,3 +147,27 @@ def test_ranking_epochs_are_those_enough_trials_reached(tmp_path, tables, write_
     assert ranking_epochs(few) == [1]
     with pytest.raises(ConfigError, match="nope"):
         ranking_epochs(few, "nope")
+
+
+def test_the_default_epoch_is_where_a_reliable_ranking_has_its_trials():
+    # 2 parameters: 30 trials make a reliable ranking. 40 trials as ASHA leaves them
+    reached = pd.Series([12] * 4 + [4] * 28 + [2] * 6 + [1] * 2)
+    # without a parameter count (a plan's narrowing): max(10, 20%) = 10 trials, epoch 4
+    assert default_epoch(reached) == 4
+    # 32 trials reached epoch 4: the highest epoch with 30 of them
+    assert default_epoch(reached, params=2) == 4
+    # 3 parameters need 45: none has them; 90% of 40 = 36 reached epoch 2 (2 were cut at 1)
+    assert default_epoch(reached, params=3) == 2
+    # a failed trial at epoch 1 does not pull the epoch down to 1
+    assert default_epoch(pd.Series([6] * 20 + [1]), params=7) == 6
+
+
+def test_the_rule_says_why_its_epoch(tmp_path, tables, write_search):
+    reached = [12] * 4 + [4] * 28 + [2] * 6 + [1] * 2
+    exp = load_experiment(_search(tmp_path, tables, write_search, reached))
+    fid = choose_fidelity(exp)
+    assert fid.epoch == 4 and fid.n_used == 32
+    assert fid.rule.startswith(
+        "x at epoch 4, the highest epoch that 30 of the 40 trials with a value reached (15 per "
+        "parameter, what a reliable ranking of 2 needs)"
+    )

@@ -247,39 +247,38 @@ def test_a_share_that_cannot_be_estimated_says_why_in_the_table(tmp_path, tables
     assert (report.table["treatment"] == "spline(not fitted)").all()
 
 
-def test_too_few_trials_at_the_default_epoch_rank_at_the_highest_fittable_one(
+def test_a_default_epoch_that_cannot_be_ranked_falls_back_to_the_highest_that_can(
     tmp_path, tables, write_search
 ):
-    # 24 trials of 7 parameters as ASHA leaves them: all reach epoch 2, 10 reach epoch 6 (the
-    # default epoch, max(10, 20%)), too few for a model of 7 splines; p.x0 drives the outcome
+    # 24 trials of 7 parameters; 22 ran 6 epochs (the default epoch: 90% of the trials), where
+    # the outcome saturated at 1.0 in every one; p.x0 drives it before that
     rng = np.random.default_rng(3)
     params = pd.DataFrame({f"p.x{i}": rng.uniform(size=24) for i in range(7)})
-    reached = [12] * 3 + [6] * 7 + [2] * 14
+    reached = [6] * 22 + [2] * 2
     base = 2.0 * params["p.x0"].to_numpy() + 0.05 * rng.normal(size=24)
-    values = np.full((24, 12), np.nan)
+    values = np.full((24, 6), np.nan)
     for i, r in enumerate(reached):
         values[i, :r] = base[i] + 0.01 * np.arange(1, r + 1)
+    values[:, 5] = np.where(np.isnan(values[:, 5]), np.nan, 1.0)
     trials, curves = tables(params, values)
     exp = load_experiment(write_search(tmp_path / "asha", trials, curves))
 
     report = compute_importance(exp, bootstrap=50, fanova=False)
 
     fid = report.fidelity
-    assert fid.epoch == 2 and fid.n_used == 24
+    assert fid.epoch == 5 and fid.n_used == 22
     assert fid.header == (
-        "epoch 2 of 12, 24 of 24 trials (epoch 6, the default, holds 10 trials: too few for the "
-        "model)"
+        "epoch 5 of 6, 22 of 24 trials (epoch 6, the default, cannot be ranked: outcome constant)"
     )
-    assert fid.rule.startswith("score at epoch 2, the highest epoch where the model can be fitted")
-    assert "holds 10 trials, too few for the model of 7 parameters (10 trials, need " in fid.rule
+    assert fid.rule.startswith("score at epoch 5, the highest epoch where the model can be fitted")
     assert report.table["anova"].notna().all() and report.table.loc[0, "parameter"] == "p.x0"
     assert report.table["anova_rank_prob"].notna().all()
-    assert report.table["reliability"].str.startswith("unreliable: 24 trials").all()
+    assert report.table["reliability"].str.startswith("unreliable: 22 trials").all()
     needed = [n for n in report.notes if n.startswith("a reliable ranking of 7 parameters")]
     assert needed == [
         "a reliable ranking of 7 parameters needs 105 trials at one epoch (15 per parameter); "
-        "epoch 2 holds 24; 100% of this search's trials reached epoch 2, so a search like it "
-        "needs about 105 trials to rank there"
+        "epoch 5 holds 22; 92% of this search's trials reached epoch 5, so a search like it "
+        "needs about 115 trials to rank there"
     ]
     assert report.meta()["unavailable"] is None
     # an epoch asked for is kept, even when nothing can be fitted there
