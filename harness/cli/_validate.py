@@ -72,8 +72,10 @@ def validate(
     in words: better or worse than the reference by X [lo, hi], or not distinguishable with
     this many folds and the smallest difference they could detect. Next to it, the search's own
     best score against its cross-validated score (the winner's curse). Writes spec.json,
-    fold-*/split.json, cells.parquet and validation.csv/.json/.md into RUNS_DIR/NAME
-    (`harness report` renders it); --resume --name NAME runs only the missing cells.
+    fold-*/split.json, cells.parquet, validation.csv/.json/.md and the two recipes
+    (candidate.yaml, reference.yaml: for `harness train --recipe`, then `harness evaluate`)
+    into RUNS_DIR/NAME (`harness report` renders it); --resume --name NAME runs only the
+    missing cells.
     Example: harness validate runs/search-lr --folds 5 --seeds 3
     """
     run_command(ctx, "validate", api_arguments(locals()))

@@ -21,7 +21,7 @@ from harness.paired._folds import (
 )
 from harness.paired._lifecycle import PairedOptions
 from harness.paired._settings import DEFAULT_TRAINABLE
-from search_spaces import ConfigError, Recipe, RunSpec, flatten, write_spec
+from search_spaces import ConfigError, Recipe, RunSpec, flatten, recipe_to_yaml, write_spec
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -150,6 +150,9 @@ class ValidationKind:
             fold_summary=[] if plan is None else plan.summary,
         )
         write_spec(run_dir, spec)
+        # both recipes as `harness train --recipe` reads them: to train and evaluate either
+        for name, recipe in ((CANDIDATE, candidate), (REFERENCE, reference)):
+            (run_dir / f"{name}.yaml").write_text(recipe_to_yaml(recipe), encoding="utf-8")
         for line in describe_validation(design, spec):
             say(console, line)
         return run_dir, spec
