@@ -193,9 +193,9 @@ def _model_line(meta: Mapping) -> str:
     df = meta.get("spline_df")
     if finite(df):
         parts.append(
-            f"a spline with {int(df)} degree{'s' if int(df) > 1 else ''} of freedom per numeric "
-            f"parameter (a grid, one coefficient per value, where it has at most {int(df) + 1} "
-            "values), a level per choice: the df column counts each parameter's columns"
+            "a spline per numeric parameter, its degrees of freedom in the treatment column "
+            "(chosen by generalised cross-validation unless given; a grid, one coefficient per "
+            "value, where a parameter has few values), a level per choice"
             if int(df)
             else "no numeric parameter: a level per choice"
         )
