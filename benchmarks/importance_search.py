@@ -128,6 +128,14 @@ def run_name(budget: int, task: str, seed: int) -> str:
     return f"b{budget}-{task}-s{seed}"
 
 
+def finished(directory: Path) -> bool:
+    """Whether a run spent its whole budget (an interrupted one has its tables too)."""
+    spec = directory / "spec.json"
+    if not (directory / "trials.parquet").exists() or not spec.exists():
+        return False
+    return bool(json.loads(spec.read_text()).get("compute_budget", {}).get("exhausted"))
+
+
 def search_worker(task: str, budgets: list[int], seeds: list[int], out: Path) -> None:
     """Every search of one task, in one process and one Ray instance (``LCBENCH_TASK`` is read
     by Ray's workers, which inherit it from this process)."""
@@ -137,7 +145,7 @@ def search_worker(task: str, budgets: list[int], seeds: list[int], out: Path) ->
     for budget in budgets:
         for seed in seeds:
             name = run_name(budget, task, seed)
-            if (out / "runs" / name / "trials.parquet").exists():
+            if finished(out / "runs" / name):
                 continue
             start = time.perf_counter()
             result = harness.search(
@@ -151,27 +159,25 @@ def search_worker(task: str, budgets: list[int], seeds: list[int], out: Path) ->
                 seed=seed,
                 runs_dir=out / "runs",
                 name=name,
+                resume=(out / "runs" / name / "spec.json").exists(),  # an interrupted run
             )
             took = time.perf_counter() - start
             print(f"{name}: {len(result.trials)} trials in {took:.0f} s", flush=True)
 
 
 def run_searches(tasks: list[str], budgets: list[int], seeds: list[int], out: Path) -> None:
-    """One worker process per budget and task (each starts its own Ray), the smallest budget's
-    runs first."""
+    """One worker process per budget and seed and task (each starts its own Ray), the smallest
+    budget first and, within a budget, one seed of every task before the next seed: an
+    interrupted benchmark leaves every task with runs."""
     for budget in budgets:
-        for task in tasks:
-            missing = [
-                s
-                for s in seeds
-                if not (out / "runs" / run_name(budget, task, s) / "trials.parquet").exists()
-            ]
-            if not missing:
-                continue
-            command = [sys.executable, __file__, "--worker", task, "--out", str(out)]
-            command += ["--budgets", str(budget), "--seeds-list", *map(str, missing)]
-            env = {**os.environ, "LCBENCH_TASK": task, "RAY_ADDRESS": ""}
-            subprocess.run(command, env=env, cwd=REPO, check=True)
+        for seed in seeds:
+            for task in tasks:
+                if finished(out / "runs" / run_name(budget, task, seed)):
+                    continue
+                command = [sys.executable, __file__, "--worker", task, "--out", str(out)]
+                command += ["--budgets", str(budget), "--seeds-list", str(seed)]
+                env = {**os.environ, "LCBENCH_TASK": task, "RAY_ADDRESS": ""}
+                subprocess.run(command, env=env, cwd=REPO, check=True)
 
 
 # ---------------------------------------------------------------- the comparison
@@ -257,7 +263,7 @@ def score(tasks, budgets, seeds, out: Path, truths) -> pd.DataFrame:
         for task in tasks:
             for seed in seeds:
                 directory = out / "runs" / run_name(budget, task, seed)
-                if not (directory / "trials.parquet").exists():
+                if not finished(directory):
                     continue
                 row = score_run(directory, truths[task])
                 rows.append({"budget": budget, "task": task, "seed": seed, **row})
