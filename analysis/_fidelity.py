@@ -65,8 +65,8 @@ class Fidelity:
             ``None``.
         banner: with ``mixed_budgets``, the one-sentence warning that trials of different
             lengths are compared; ``None`` otherwise.
-        fallback: when the default epoch held too few trials for the model and a lower epoch
-            was ranked instead, why, in a few words (shown in :attr:`header`); else ``None``.
+        reason: when the default epoch could not be ranked and a lower one was, why, in a few
+            words (shown in :attr:`header`); else ``None`` (:attr:`rule` says why this epoch).
     """
 
     metric: str
@@ -79,7 +79,7 @@ class Fidelity:
     params: list[str]
     max_epoch: int | None = None
     banner: str | None = None
-    fallback: str | None = None
+    reason: str | None = None
 
     @property
     def header(self) -> str:
@@ -93,7 +93,7 @@ class Fidelity:
             text = f"epoch {self.epoch}, {used}"
         else:
             text = f"epoch {self.epoch} of {self.max_epoch}, {used}"
-        return f"{text} ({self.fallback})" if self.fallback else text
+        return f"{text} ({self.reason})" if self.reason else text
 
     def to_dict(self) -> dict[str, object]:
         """JSON-able summary (without the table)."""
@@ -107,7 +107,7 @@ class Fidelity:
             "rule": self.rule,
             "header": self.header,
             "banner": self.banner,
-            "fallback": self.fallback,
+            "reason": self.reason,
         }
 
 
@@ -321,9 +321,11 @@ def _from_curves(exp: Experiment, metric: str, epoch: int | None) -> Fidelity:
 
 
 def _default_why(reached: pd.Series, params: int) -> str:
-    """Why :func:`default_epoch` chose its epoch, in words."""
+    """Why :func:`default_epoch` chose its epoch, a clause for the rule."""
     need = RELIABLE_PER_PARAM * params
     n = len(reached)
+    if not params:
+        return f"the highest epoch that max({MIN_TRIALS}, {MIN_SHARE:.0%}) of the trials reached"
     if (reached >= reached.min()).sum() >= need:  # the lowest epoch has the most trials
         return (
             f"the highest epoch that {need} of the {n} trials with a value reached "

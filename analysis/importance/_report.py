@@ -301,7 +301,7 @@ def _fittable_epoch(
         )
         why = f"epoch {fid.epoch}, the default, cannot be ranked: {reason}"
         full = estimate_importance(at.table, at.params, "value", **options)
-        return replace(at, rule=rule + ".", fallback=why), full
+        return replace(at, rule=rule + ".", reason=why), full
     return fid, est
 
 
