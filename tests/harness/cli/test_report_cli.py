@@ -222,7 +222,7 @@ def test_report_prints_the_compact_ranking_and_writes_the_defined_columns(tmp_pa
 
     md = (run / "report" / "report.md").read_text()
     assert "**epoch 2 of 2, 40 of 40 trials: what drives score (max)**" in md
-    assert "- **model**: a spline per numeric parameter, its degrees of freedom in the treatment" in md
+    assert "- **model**: a spline per numeric parameter, its degrees of freedom" in md
     assert DEFINITIONS["ANOVA share"] in md and DEFINITIONS["fANOVA share"] in md
     assert "## Ranking across epochs" in md and "| 2 (reported) | 40 | optim.lr |" in md
     doc = json.loads((run / "report" / "importance.json").read_text())
