@@ -355,8 +355,8 @@ def main() -> None:
         "--uniform",
         nargs="*",
         type=int,
-        default=[50, 150],
-        help="reference: the same model on N uniform trials at full length (per N)",
+        help="reference: the same model on N uniform trials at full length, per N (default: "
+        "each budget's worth, budget / 52)",
     )
     parser.add_argument("--out", type=Path, default=REPO / "runs" / "importance-search")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
@@ -374,7 +374,10 @@ def main() -> None:
     scores = score(args.tasks, args.budgets, seeds, args.out, truths)
     scores.to_csv(args.out / "scores.csv", index=False)
     print(summary(scores))
-    for n in args.uniform:
+    uniform = (
+        args.uniform if args.uniform is not None else [b // LCBENCH_EPOCHS for b in args.budgets]
+    )
+    for n in uniform:
         print(uniform_reference(truths, n, seeds))
 
 
