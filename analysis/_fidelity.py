@@ -326,7 +326,7 @@ def _default_why(reached: pd.Series, params: int) -> str:
     n = len(reached)
     if not params:
         return f"the highest epoch that max({MIN_TRIALS}, {MIN_SHARE:.0%}) of the trials reached"
-    if (reached >= reached.min()).sum() >= need:  # the lowest epoch has the most trials
+    if n >= need:  # every trial reached the lowest epoch: some epoch holds enough
         return (
             f"the highest epoch that {need} of the {n} trials with a value reached "
             f"({RELIABLE_PER_PARAM} per parameter, what a reliable ranking of {params} needs)"

@@ -13,22 +13,10 @@ from trials.data import load_splits
 from trials.losses import CompositeLoss
 from trials.model import build_model
 
-# Smaller than tiny_overrides: 32 px tiles keep a CPU step well under a second.
-_BENCH = {
-    "data.synthetic.n_images": 12,
-    "data.synthetic.size": 64,
-    "data.tile_size": 32,
-    "data.stride": 24,
-    "data.tile_jitter": 4,
-    "data.image_size": 32,
-    "data.max_tiles_per_image": 2,
-    "data.batch_size": 4,
-}
-
 
 @pytest.fixture(scope="module")
-def tiny():
-    return load_recipe("cpu_demo", _BENCH)
+def tiny(bench_overrides):
+    return load_recipe("cpu_demo", bench_overrides)
 
 
 def test_one_combination_on_cpu(tiny):
@@ -60,8 +48,8 @@ def test_one_combination_on_cpu(tiny):
     assert row["amp_dtype"] == "float32"
 
 
-def test_memory_cap_is_a_row_not_a_crash(tiny):
-    capped = load_recipe("cpu_demo", {**_BENCH, "memory.cap": "1MiB"})
+def test_memory_cap_is_a_row_not_a_crash(tiny, bench_overrides):
+    capped = load_recipe("cpu_demo", {**bench_overrides, "memory.cap": "1MiB"})
     row = bench_recipe(capped, steps=2, warmup=0, device="cpu")
     assert row["status"] == "memory_cap"
     assert "memory.cap" in row["error"] and "cap is 1.00 MiB" in row["error"]
@@ -69,8 +57,8 @@ def test_memory_cap_is_a_row_not_a_crash(tiny):
     assert math.isnan(row["step_s_median"]) and math.isnan(row["images_per_s"])
 
 
-def test_fewer_tiles_than_a_batch_is_a_data_error_row(tiny):
-    big = load_recipe("cpu_demo", {**_BENCH, "data.batch_size": 1000})
+def test_fewer_tiles_than_a_batch_is_a_data_error_row(tiny, bench_overrides):
+    big = load_recipe("cpu_demo", {**bench_overrides, "data.batch_size": 1000})
     row = bench_recipe(big, steps=1, warmup=0, device="cpu")
     assert row["status"] == "data_error"
     assert "fewer than data.batch_size = 1000" in row["error"]
@@ -101,9 +89,11 @@ def test_grid_rows_are_the_cartesian_product(tiny):
     assert len({r["n_params"] for r in rows}) == 1
 
 
-def test_a_step_the_model_refuses_is_an_error_row(tiny):
+def test_a_step_the_model_refuses_is_an_error_row(tiny, bench_overrides):
     # 32 px leaves a 1x1 deepest feature map: BatchNorm cannot train on a batch of one of those.
-    row = bench_recipe(load_recipe("cpu_demo", {**_BENCH, "data.batch_size": 1}), device="cpu")
+    row = bench_recipe(
+        load_recipe("cpu_demo", {**bench_overrides, "data.batch_size": 1}), device="cpu"
+    )
     assert row["status"] == "error"
     assert "Expected more than 1 value per channel when training" in row["error"]
     assert math.isnan(row["images_per_s"]) and row["n_params"] > 0

@@ -101,21 +101,9 @@ def test_a_non_finite_loss_raises_with_where_it_happened():
     assert model.w.grad is None  # no backward of a NaN
 
 
-def test_training_and_bench_run_the_same_step(monkeypatch):
+def test_training_and_bench_run_the_same_step(monkeypatch, bench_overrides):
     recipe = load_recipe(
-        "cpu_demo",
-        {
-            "data.synthetic.n_images": 12,
-            "data.synthetic.size": 64,
-            "data.tile_size": 32,
-            "data.stride": 24,
-            "data.tile_jitter": 4,
-            "data.image_size": 32,
-            "data.max_tiles_per_image": 2,
-            "data.batch_size": 4,
-            "optim.epochs": 1,
-            "optim.accumulation": 2,
-        },
+        "cpu_demo", {**bench_overrides, "optim.epochs": 1, "optim.accumulation": 2}
     )
     calls: list[tuple[int, int | None]] = []
     real = TrainStep.__call__
